@@ -1,0 +1,47 @@
+import { externalEndpoints, localStackEndpoints, stackDown, stackStatus, stackUp } from '../devstack/stack.js';
+import { portAnswers } from '../devstack/kafka.js';
+import { localPorts } from '../devstack/paths.js';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+export async function devCommand(args: string[]): Promise<number> {
+  const [sub] = args;
+  switch (sub) {
+    case 'up': {
+      const started = Date.now();
+      const result = await stackUp(say);
+      if (result.source === 'external') {
+        say('KAFKA_BROKERS and SCHEMA_REGISTRY_URL are set: using that cluster, nothing started.');
+      } else {
+        const what = [result.startedKafka && 'kafka', result.startedRegistry && 'registry'].filter(Boolean);
+        say(what.length ? `started ${what.join(' and ')} in ${((Date.now() - started) / 1000).toFixed(1)} s` : 'already running');
+      }
+      say(`KAFKA_BROKERS=${result.kafkaBrokers.join(',')}`);
+      say(`SCHEMA_REGISTRY_URL=${result.schemaRegistryUrl}`);
+      return 0;
+    }
+    case 'down': {
+      const stopped = await stackDown();
+      say(stopped.length ? `stopped ${stopped.join(' and ')}` : 'nothing of ours was running');
+      return 0;
+    }
+    case 'status': {
+      const external = externalEndpoints();
+      if (external) {
+        say(`external cluster: KAFKA_BROKERS=${external.kafkaBrokers.join(',')} SCHEMA_REGISTRY_URL=${external.schemaRegistryUrl}`);
+        return 0;
+      }
+      const { kafkaPid, registryPid } = stackStatus();
+      const local = localStackEndpoints();
+      const kafkaUp = await portAnswers(localPorts.kafka);
+      const registryUp = (await fetch(`${local.schemaRegistryUrl}/subjects`).catch(() => undefined))?.ok ?? false;
+      say(`kafka     ${kafkaPid ? `running (pid ${kafkaPid})` : 'stopped'}${kafkaUp ? `, answering on ${local.kafkaBrokers[0]}` : ''}`);
+      say(`registry  ${registryPid ? `running (pid ${registryPid})` : 'stopped'}${registryUp ? `, answering on ${local.schemaRegistryUrl}` : ''}`);
+      return kafkaPid && registryPid ? 0 : 3;
+    }
+    default:
+      process.stderr.write('usage: streamscore dev up|down|status\n');
+      return 2;
+  }
+}
+

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import { createTopics, readTopic, testKafka, uniqueName } from '../support/kafka.js';
+
+describe('the broker runs Kafka transactions', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  const producers: Producer[] = [];
+
+  beforeAll(async () => {
+    kafka = testKafka();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(producers.map((p) => p.disconnect()));
+    await admin.disconnect();
+  });
+
+  async function transactionalProducer(): Promise<Producer> {
+    const producer = kafka.producer({ transactionalId: uniqueName('txn'), idempotent: true, maxInFlightRequests: 1 });
+    producers.push(producer);
+    await producer.connect();
+    return producer;
+  }
+
+  it('a committed transaction of 1,000 records is seen whole under read_committed', async () => {
+    const topic = uniqueName('txn-commit');
+    await createTopics(admin, [topic], 3);
+    const producer = await transactionalProducer();
+    const txn = await producer.transaction();
+    const messages = Array.from({ length: 1000 }, (_, i) => ({ key: `k${i % 17}`, value: String(i) }));
+    await txn.send({ topic, messages });
+    await txn.commit();
+
+    const records = await readTopic(kafka, topic, { until: (r) => r.length >= 1000 });
+    const values = records.map((r) => Number(r.value?.toString())).sort((a, b) => a - b);
+    expect(values).toEqual(messages.map((_, i) => i));
+  });
+
+  it('an aborted transaction is never seen under read_committed', async () => {
+    const topic = uniqueName('txn-abort');
+    await createTopics(admin, [topic]);
+    const producer = await transactionalProducer();
+    const aborted = await producer.transaction();
+    await aborted.send({ topic, messages: Array.from({ length: 50 }, (_, i) => ({ value: `aborted-${i}` })) });
+    await aborted.abort();
+    const committed = await producer.transaction();
+    await committed.send({ topic, messages: [{ value: 'committed-marker' }] });
+    await committed.commit();
+
+    // Reading up to the marker proves the aborted records' offsets were passed over.
+    const records = await readTopic(kafka, topic, { until: (r) => r.some((m) => m.value?.toString() === 'committed-marker') });
+    expect(records.map((r) => r.value?.toString())).toEqual(['committed-marker']);
+
+    // The same log read uncommitted shows the aborted records are really there.
+    const uncommitted = await readTopic(kafka, topic, { readUncommitted: true, until: (r) => r.length >= 51 });
+    expect(uncommitted.filter((r) => r.value?.toString().startsWith('aborted-'))).toHaveLength(50);
+  });
+});

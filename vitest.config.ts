@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    // Integration tests share one broker on a 2-core machine: files run one after another.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    // The first run may resolve the broker and registry jars with Maven.
+    hookTimeout: 300_000,
+  },
+});
