@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { errorMessage, isStreamscoreError } from '../errors.js';
 import { devCommand } from './dev.js';
+import { runCommand } from './run.js';
 
 const usage = `usage: streamscore <command> [options]
 
@@ -12,6 +13,8 @@ commands:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'run':
+      return runCommand(rest);
     case 'dev':
       return devCommand(rest);
     case undefined:

@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import avro from 'avsc';
+import type { KafkaMessage } from 'kafkajs';
+import { StreamscoreError } from '../errors.js';
+import { avroType } from './avro-types.js';
+import type { DecodeResult, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
+import { registryErrorToCoded, type SchemaRegistryClient } from './schema-registry.js';
+
+const MAGIC_BYTE = 0;
+const HEADER_BYTES = 5;
+
+type Resolved = { ok: true; resolver: avro.Resolver } | { ok: false; error: StreamscoreError };
+
+function fieldInfo(type: avro.Type): FieldInfo {
+  let t = type;
+  let optional = false;
+  if (avro.Type.isType(t, 'union:unwrapped')) {
+    const branches = (t as unknown as { types: avro.Type[] }).types.filter((b) => !avro.Type.isType(b, 'null'));
+    optional = true;
+    if (branches.length !== 1) return { kind: 'other', optional };
+    t = branches[0]!;
+  }
+  if (avro.Type.isType(t, 'logical:timestamp-millis')) return { kind: 'timestamp', optional };
+  if (avro.Type.isType(t, 'logical:decimal', 'int', 'long', 'float', 'double')) return { kind: 'number', optional };
+  if (avro.Type.isType(t, 'boolean')) return { kind: 'boolean', optional };
+  if (avro.Type.isType(t, 'enum')) return { kind: 'enum', symbols: [...(t as avro.types.EnumType).symbols], optional };
+  if (avro.Type.isType(t, 'string')) return { kind: 'string', optional };
+  return { kind: 'other', optional };
+}
+
+/**
+ * Confluent wire format (magic 0, 4-byte schema id, Avro body). Each writer schema is
+ * fetched once per id and resolved against the pipeline's reader schema, so a producer
+ * that added a field with a default still decodes.
+ */
+export class AvroInputCodec implements InputCodec {
+  readonly hasSchema = true;
+  private readonly reader: avro.Type;
+  private readonly resolved = new Map<number, Resolved>();
+  private readonly fields = new Map<string, FieldInfo>();
+
+  constructor(private readonly registry: SchemaRegistryClient, readerSchemaFile: string) {
+    this.reader = avroType(fs.readFileSync(readerSchemaFile, 'utf8'));
+    for (const f of (this.reader as avro.types.RecordType).fields) this.fields.set(f.name, fieldInfo(f.type));
+  }
+
+  fieldInfo(name: string): FieldInfo | undefined {
+    return this.fields.get(name);
+  }
+
+  private async resolve(id: number): Promise<Resolved> {
+    const cached = this.resolved.get(id);
+    if (cached) return cached;
+    let result: Resolved;
+    try {
+      const info = await this.registry.getBySubjectAndId('', id);
+      const writer = avroType(info.schema);
+      try {
+        result = { ok: true, resolver: this.reader.createResolver(writer) };
+      } catch (err) {
+        result = { ok: false, error: new StreamscoreError('DECODE_INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be read as ${this.reader.name ?? 'the reader schema'}: ${(err as Error).message}`, { deadLetter: true }) };
+      }
+    } catch (err) {
+      const coded = registryErrorToCoded(err, `schema id ${id}`);
+      if (!coded.deadLetter) throw coded; // registry trouble: retry later, never dead-letter
+      result = { ok: false, error: coded };
+    }
+    this.resolved.set(id, result);
+    return result;
+  }
+
+  async decodeBatch(messages: KafkaMessage[]): Promise<DecodeResult[]> {
+    const ids = new Set<number>();
+    for (const m of messages) {
+      if (m.value && m.value.length >= HEADER_BYTES && m.value[0] === MAGIC_BYTE) ids.add(m.value.readInt32BE(1));
+    }
+    for (const id of ids) if (!this.resolved.has(id)) await this.resolve(id);
+    return messages.map((m) => this.decodeOne(m.value));
+  }
+
+  private decodeOne(value: Buffer | null): DecodeResult {
+    if (!value || value.length === 0) return fail('DECODE_EMPTY', 'empty value (tombstone?)');
+    if (value[0] !== MAGIC_BYTE) return fail('DECODE_BAD_MAGIC', `first byte is ${value[0]}, not the Confluent magic byte 0`);
+    if (value.length < HEADER_BYTES) return fail('DECODE_TRUNCATED', `${value.length} bytes: shorter than the 5-byte wire header`);
+    const resolved = this.resolved.get(value.readInt32BE(1))!;
+    if (!resolved.ok) return { ok: false, error: resolved.error };
+    try {
+      // fromBuffer refuses both a short body and trailing bytes.
+      const record = this.reader.fromBuffer(value.subarray(HEADER_BYTES), resolved.resolver) as Record<string, unknown>;
+      return { ok: true, record };
+    } catch (err) {
+      return fail('DECODE_TRUNCATED', `Avro body does not match its schema: ${(err as Error).message}`);
+    }
+  }
+}
+
+function fail(code: string, message: string): DecodeResult {
+  return { ok: false, error: new StreamscoreError(code, message, { deadLetter: true }) };
+}
+
+/** Encodes output records in Confluent wire format under a schema registered at start. */
+export class AvroOutputEncoder implements OutputEncoder {
+  readonly fields: { name: string; hasDefault: boolean }[];
+  private readonly header: Buffer;
+
+  private constructor(private readonly type: avro.Type, schemaId: number) {
+    this.header = Buffer.alloc(HEADER_BYTES);
+    this.header.writeUInt8(MAGIC_BYTE, 0);
+    this.header.writeInt32BE(schemaId, 1);
+    this.fields = (type as avro.types.RecordType).fields.map((f) => ({ name: f.name, hasDefault: f.defaultValue() !== undefined }));
+  }
+
+  /** Registers the schema under `<topic>-value` (TopicNameStrategy) and returns an encoder for it. */
+  static async register(registry: SchemaRegistryClient, topic: string, schemaFile: string): Promise<AvroOutputEncoder> {
+    const text = fs.readFileSync(schemaFile, 'utf8');
+    const type = avroType(text);
+    let id: number;
+    try {
+      id = await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(text)) });
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 409) throw new StreamscoreError('SCHEMA_INCOMPATIBLE', `output schema ${schemaFile} is incompatible with the one registered for ${topic}-value: ${(err as Error).message}`);
+      throw registryErrorToCoded(err, `registering ${schemaFile} for ${topic}-value`);
+    }
+    return new AvroOutputEncoder(type, id);
+  }
+
+  encode(record: Record<string, unknown>): Buffer {
+    return Buffer.concat([this.header, this.type.toBuffer(record)]);
+  }
+}

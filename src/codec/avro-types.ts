@@ -1,0 +1,69 @@
+import avro from 'avsc';
+
+/**
+ * Avro `decimal` (bytes: big-endian two's-complement unscaled value) as a JS number: the
+ * service only needs amounts as model features and in output records, and a double holds
+ * any 12-digit, 2-decimal amount exactly enough for that.
+ */
+class DecimalType extends avro.types.LogicalType {
+  readonly scale: number;
+
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts);
+    this.scale = (schema as { scale?: number }).scale ?? 0;
+  }
+
+  protected override _fromValue(buf: Buffer): number {
+    if (buf.length === 0) return 0;
+    let unscaled = BigInt(`0x${buf.toString('hex')}`);
+    if (buf[0]! & 0x80) unscaled -= 1n << BigInt(buf.length * 8);
+    return Number(unscaled) / 10 ** this.scale;
+  }
+
+  protected override _toValue(value: unknown): Buffer {
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`not a decimal: ${String(value)}`);
+    let unscaled = BigInt(Math.round(value * 10 ** this.scale));
+    const negative = unscaled < 0n;
+    const bytes: number[] = [];
+    // Little-endian bytes of the two's-complement value, stopping once the sign is represented.
+    for (;;) {
+      const byte = Number(unscaled & 0xffn);
+      bytes.push(byte);
+      unscaled >>= 8n;
+      if ((!negative && unscaled === 0n && !(byte & 0x80)) || (negative && unscaled === -1n && byte & 0x80)) break;
+    }
+    return Buffer.from(bytes.reverse());
+  }
+
+  protected override _resolve(type: avro.Type): ((value: unknown) => unknown) | undefined {
+    if (type instanceof DecimalType && type.scale === this.scale) return (v) => v;
+    if (avro.Type.isType(type, 'bytes')) return (v) => this._fromValue(v as Buffer);
+    return undefined;
+  }
+}
+
+/**
+ * Timestamps stay epoch-millisecond numbers (no Date objects on the hot path); declaring
+ * the logical type keeps it in the schema when types are exported and registered.
+ */
+class TimestampMillisType extends avro.types.LogicalType {
+  protected override _fromValue(value: number): number {
+    return value;
+  }
+  protected override _toValue(value: unknown): number {
+    if (typeof value !== 'number') throw new TypeError(`not a timestamp-millis number: ${String(value)}`);
+    return value;
+  }
+  protected override _resolve(type: avro.Type): ((value: unknown) => unknown) | undefined {
+    if (avro.Type.isType(type, 'long', 'int', 'logical:timestamp-millis')) return (v) => v;
+    return undefined;
+  }
+}
+
+const logicalTypes = { decimal: DecimalType, 'timestamp-millis': TimestampMillisType } as unknown as Record<string, new (schema: avro.Schema, opts?: unknown) => avro.types.LogicalType>;
+
+/** Every Avro type in the service is built here, so logical types behave the same everywhere. */
+export function avroType(schema: avro.Schema | string): avro.Type {
+  const parsed = typeof schema === 'string' ? (JSON.parse(schema) as avro.Schema) : schema;
+  return avro.Type.forSchema(parsed, { logicalTypes, wrapUnions: false } as Parameters<typeof avro.Type.forSchema>[1]);
+}

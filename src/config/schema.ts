@@ -1,0 +1,143 @@
+import { DEFAULTS } from './defaults.js';
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+const topic = { type: 'string', pattern: '^[a-zA-Z0-9._-]{1,249}$' } as const;
+
+const tls = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    caFile: nonEmpty,
+    certFile: nonEmpty,
+    keyFile: nonEmpty,
+    rejectUnauthorized: { type: 'boolean', default: true },
+  },
+} as const;
+
+const pipeline = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'inputs', 'groupId', 'model', 'outputs'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
+    inputs: { type: 'array', items: topic, minItems: 1, uniqueItems: true },
+    groupId: nonEmpty,
+    codec: { enum: ['avro', 'json'], default: DEFAULTS.pipeline.codec },
+    readerSchema: nonEmpty,
+    model: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      properties: {
+        path: nonEmpty,
+        executionProviders: { type: 'array', items: { enum: ['cuda', 'cpu'] }, minItems: 1, uniqueItems: true, default: [...DEFAULTS.pipeline.model.executionProviders] },
+        intraOpThreads: { ...positiveInt, default: DEFAULTS.pipeline.model.intraOpThreads },
+        name: nonEmpty,
+        version: nonEmpty,
+      },
+    },
+    features: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        columns: {
+          type: 'object',
+          default: {},
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { from: nonEmpty, transform: { enum: ['hourOfDayUtc', 'dayOfWeekUtc'] } },
+          },
+        },
+        onMissing: { enum: ['dead-letter', 'zero'], default: DEFAULTS.pipeline.features.onMissing },
+      },
+    },
+    batching: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxBatchSize: { ...positiveInt, maximum: 65_536, default: DEFAULTS.pipeline.batching.maxBatchSize },
+        maxQueueDelayMs: { type: 'number', minimum: 0, maximum: 10_000, default: DEFAULTS.pipeline.batching.maxQueueDelayMs },
+        preferredBatchSizes: { type: 'array', items: positiveInt, uniqueItems: true, default: [] },
+        maxQueuedRecords: { ...positiveInt, default: DEFAULTS.pipeline.batching.maxQueuedRecords },
+      },
+    },
+    outputs: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['scored', 'alerts', 'deadLetter'],
+      properties: {
+        scored: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic, schema: nonEmpty } },
+        alerts: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['topic'],
+          properties: { topic, schema: nonEmpty, threshold: { type: 'number', minimum: 0 } },
+        },
+        deadLetter: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic } },
+      },
+    },
+    delivery: { enum: ['exactly-once', 'at-least-once'], default: DEFAULTS.pipeline.delivery },
+  },
+} as const;
+
+/** JSON Schema of the config file; ajv fills the defaults and lists every problem. */
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kafka', 'pipelines'],
+  properties: {
+    kafka: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['brokers'],
+      properties: {
+        brokers: { type: 'array', items: { type: 'string', pattern: '^[^\\s:]+:[0-9]{1,5}$' }, minItems: 1 },
+        clientId: { ...nonEmpty, default: DEFAULTS.kafka.clientId },
+        ssl: tls,
+        sasl: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['mechanism', 'username', 'password'],
+          properties: { mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] }, username: nonEmpty, password: nonEmpty },
+        },
+        connectionTimeoutMs: { ...positiveInt, default: DEFAULTS.kafka.connectionTimeoutMs },
+        requestTimeoutMs: { ...positiveInt, default: DEFAULTS.kafka.requestTimeoutMs },
+        sessionTimeoutMs: { type: 'integer', minimum: 6_000, default: DEFAULTS.kafka.sessionTimeoutMs },
+        rebalanceTimeoutMs: { ...positiveInt, default: DEFAULTS.kafka.rebalanceTimeoutMs },
+        heartbeatIntervalMs: { ...positiveInt, default: DEFAULTS.kafka.heartbeatIntervalMs },
+        transactionTimeoutMs: { type: 'integer', minimum: 1_000, maximum: 900_000, default: DEFAULTS.kafka.transactionTimeoutMs },
+        startFrom: { enum: ['earliest', 'latest'], default: DEFAULTS.kafka.startFrom },
+      },
+    },
+    schemaRegistry: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^https?://' },
+        basicAuth: { type: 'object', additionalProperties: false, required: ['username', 'password'], properties: { username: nonEmpty, password: nonEmpty } },
+        tls,
+      },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65_535, default: DEFAULTS.http.port },
+        host: { ...nonEmpty, default: DEFAULTS.http.host },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: DEFAULTS.log.level } },
+    },
+    pipelines: { type: 'array', items: pipeline, minItems: 1 },
+  },
+} as const;

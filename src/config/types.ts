@@ -1,0 +1,93 @@
+/** The validated, frozen configuration. Units are in the names. */
+export type DeliveryMode = 'exactly-once' | 'at-least-once';
+export type CodecName = 'avro' | 'json';
+export type ExecutionProvider = 'cuda' | 'cpu';
+export type FeatureTransform = 'hourOfDayUtc' | 'dayOfWeekUtc';
+
+export interface SaslConfig {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  username: string;
+  password: string;
+}
+
+export interface TlsConfig {
+  /** PEM file paths; any may be omitted to use the system's trust store. */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  rejectUnauthorized: boolean;
+}
+
+export interface KafkaConfig {
+  brokers: string[];
+  clientId: string;
+  ssl?: TlsConfig;
+  sasl?: SaslConfig;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  transactionTimeoutMs: number;
+  /** Where a group with no committed offset starts. */
+  startFrom: 'earliest' | 'latest';
+}
+
+export interface SchemaRegistryConfig {
+  url: string;
+  basicAuth?: { username: string; password: string };
+  tls?: TlsConfig;
+}
+
+export interface FeatureSource {
+  /** Record field to read; defaults to the model column's own name. */
+  from?: string;
+  transform?: FeatureTransform;
+}
+
+export interface PipelineConfig {
+  name: string;
+  inputs: string[];
+  groupId: string;
+  codec: CodecName;
+  /** Avro reader schema file (.avsc); required for the avro codec. */
+  readerSchema?: string;
+  model: {
+    path: string;
+    executionProviders: ExecutionProvider[];
+    intraOpThreads: number;
+    /** Override the model's own metadata. */
+    name?: string;
+    version?: string;
+  };
+  features: {
+    columns: Record<string, FeatureSource>;
+    onMissing: 'dead-letter' | 'zero';
+  };
+  batching: {
+    maxBatchSize: number;
+    maxQueueDelayMs: number;
+    preferredBatchSizes: number[];
+    /** Queued records above which the partitions feeding the queue are paused. */
+    maxQueuedRecords: number;
+  };
+  outputs: {
+    scored: { topic: string; schema?: string };
+    alerts: { topic: string; schema?: string; threshold?: number };
+    deadLetter: { topic: string };
+  };
+  delivery: DeliveryMode;
+}
+
+export interface HttpConfig {
+  port: number;
+  host: string;
+}
+
+export interface StreamscoreConfig {
+  kafka: KafkaConfig;
+  schemaRegistry?: SchemaRegistryConfig;
+  http: HttpConfig;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  pipelines: PipelineConfig[];
+}

@@ -1,0 +1,53 @@
+import client, { type Registry } from 'prom-client';
+
+const MS_BUCKETS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
+
+/**
+ * Every metric the service exports, in the `streamscore_` namespace, on an injected
+ * registry (no global default registry, so tests and several services can coexist).
+ */
+export class Metrics {
+  readonly consumed: client.Counter<'pipeline' | 'topic' | 'partition'>;
+  readonly scored: client.Counter<'pipeline'>;
+  readonly alerts: client.Counter<'pipeline'>;
+  readonly deadLettered: client.Counter<'pipeline' | 'code'>;
+  readonly batchSize: client.Histogram<'pipeline'>;
+  readonly batchFillRatio: client.Histogram<'pipeline'>;
+  readonly queueWaitMs: client.Histogram<'pipeline'>;
+  readonly inferenceMs: client.Histogram<'pipeline'>;
+  readonly endToEndMs: client.Histogram<'pipeline'>;
+  readonly transactions: client.Counter<'pipeline' | 'result'>;
+  readonly commitMs: client.Histogram<'pipeline'>;
+  readonly consumerLag: client.Gauge<'pipeline' | 'topic' | 'partition'>;
+  readonly pausedPartitions: client.Gauge<'pipeline'>;
+  readonly queuedRecords: client.Gauge<'pipeline'>;
+  readonly assignedPartitions: client.Gauge<'pipeline'>;
+  readonly modelInfo: client.Gauge<'pipeline' | 'model' | 'version' | 'execution_provider'>;
+
+  constructor(readonly registry: Registry) {
+    const registers = [registry];
+    this.consumed = new client.Counter({ name: 'streamscore_records_consumed_total', help: 'Records read from input topics', labelNames: ['pipeline', 'topic', 'partition'], registers });
+    this.scored = new client.Counter({ name: 'streamscore_records_scored_total', help: 'Scored records committed to the output topic', labelNames: ['pipeline'], registers });
+    this.alerts = new client.Counter({ name: 'streamscore_alerts_total', help: 'Alerts committed (score >= threshold)', labelNames: ['pipeline'], registers });
+    this.deadLettered = new client.Counter({ name: 'streamscore_records_dead_lettered_total', help: 'Records committed to the dead-letter topic, by error code', labelNames: ['pipeline', 'code'], registers });
+    this.batchSize = new client.Histogram({ name: 'streamscore_batch_size', help: 'Rows per inference batch', labelNames: ['pipeline'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096], registers });
+    this.batchFillRatio = new client.Histogram({ name: 'streamscore_batch_fill_ratio', help: 'Batch size / maxBatchSize', labelNames: ['pipeline'], buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1], registers });
+    this.queueWaitMs = new client.Histogram({ name: 'streamscore_queue_wait_ms', help: 'Time the oldest record of a batch waited in the batcher, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
+    this.inferenceMs = new client.Histogram({ name: 'streamscore_inference_ms', help: 'ONNX Runtime run() time per batch, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
+    this.endToEndMs = new client.Histogram({ name: 'streamscore_end_to_end_latency_ms', help: 'Input event timestamp to output produce acknowledged, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
+    this.transactions = new client.Counter({ name: 'streamscore_transactions_total', help: 'Output transactions (or at-least-once commits), by result', labelNames: ['pipeline', 'result'], registers });
+    this.commitMs = new client.Histogram({ name: 'streamscore_commit_ms', help: 'Send + offsets + commit time per transaction, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
+    this.consumerLag = new client.Gauge({ name: 'streamscore_consumer_lag', help: 'High watermark minus the next offset to read, per input partition', labelNames: ['pipeline', 'topic', 'partition'], registers });
+    this.pausedPartitions = new client.Gauge({ name: 'streamscore_paused_partitions', help: 'Input partitions paused for backpressure', labelNames: ['pipeline'], registers });
+    this.queuedRecords = new client.Gauge({ name: 'streamscore_queued_records', help: 'Records waiting in the batcher', labelNames: ['pipeline'], registers });
+    this.assignedPartitions = new client.Gauge({ name: 'streamscore_assigned_partitions', help: 'Input partitions assigned to this instance', labelNames: ['pipeline'], registers });
+    this.modelInfo = new client.Gauge({ name: 'streamscore_model_info', help: 'The model a pipeline runs (value 1)', labelNames: ['pipeline', 'model', 'version', 'execution_provider'], registers });
+  }
+
+  static withProcessMetrics(registry: Registry): Metrics {
+    client.collectDefaultMetrics({ register: registry, prefix: 'streamscore_' });
+    return new Metrics(registry);
+  }
+}
+
+export { client as promClient };

@@ -1,0 +1,432 @@
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Batcher } from '../batching/batcher.js';
+import { AvroInputCodec, AvroOutputEncoder } from '../codec/avro-codec.js';
+import type { DecodedRecord, InputCodec, OutputEncoder } from '../codec/codec.js';
+import { JsonInputCodec, JsonOutputEncoder } from '../codec/json-codec.js';
+import type { SchemaRegistryClient } from '../codec/schema-registry.js';
+import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
+import { StreamscoreError, errorMessage } from '../errors.js';
+import { FeatureMapper } from '../inference/features.js';
+import { OnnxModel } from '../inference/model.js';
+import type { Clock, Timers } from '../observability/clock.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { OutputRecords, type SourceRef, deadLetterMessage, unfillableOutputFields } from '../sink/output-records.js';
+import { PartitionSink, type ScoredChunk } from '../sink/partition-sink.js';
+import { createKafka } from '../source/kafka-client.js';
+import { withHeartbeats } from '../source/heartbeats.js';
+
+export interface PipelineDeps {
+  config: StreamscoreConfig;
+  pipeline: PipelineConfig;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  timers: Timers;
+  registry?: SchemaRegistryClient;
+}
+
+interface Item {
+  sink: PartitionSink;
+  generation: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: IHeaders | undefined;
+  timestampMs: number;
+  record?: DecodedRecord;
+  error?: StreamscoreError;
+}
+
+export type PipelineStatus = 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/**
+ * One pipeline: consumer group → decode → batcher → ONNX Runtime → per-partition sinks.
+ * The source never waits for commits: it hands records to the batcher and pauses its
+ * partitions when too many records are outstanding (queued, being scored, or waiting to
+ * commit), so memory stays bounded and nothing fetched is dropped.
+ */
+export class Pipeline {
+  status: PipelineStatus = 'new';
+  /** True once the consumer has joined its group (with or without partitions). */
+  joined = false;
+  modelLoaded = false;
+  private readonly cfg: PipelineConfig;
+  private readonly log: Logger;
+  private kafka!: Kafka;
+  private admin!: Admin;
+  private consumer!: Consumer;
+  private sharedProducer: Producer | undefined;
+  private codec!: InputCodec;
+  private model!: OnnxModel;
+  private mapper!: FeatureMapper;
+  private scoredOut!: OutputRecords;
+  private alertOut!: OutputRecords;
+  private threshold = 0;
+  private batcher!: Batcher<Item>;
+  private readonly sinks = new Map<string, PartitionSink>();
+  private readonly paused = new Map<string, { topic: string; partition: number }>();
+  private scoring = 0;
+  private activeBatches = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.cfg = deps.pipeline;
+    this.log = deps.logger.child({ pipeline: this.cfg.name });
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  get modelInfo() {
+    return this.model?.info;
+  }
+
+  get assignedPartitions(): number {
+    return this.sinks.size;
+  }
+
+  async start(): Promise<void> {
+    this.status = 'starting';
+    try {
+      await this.prepareScoring();
+      await this.connectKafka();
+      this.status = 'running';
+    } catch (err) {
+      this.status = 'failed';
+      await this.release();
+      throw err;
+    }
+  }
+
+  /** Model, features, codecs and output schemas: everything checked before touching Kafka's group. */
+  private async prepareScoring(): Promise<void> {
+    const { cfg, deps } = this;
+    if (cfg.codec === 'avro') {
+      if (!deps.registry || !cfg.readerSchema) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': the avro codec needs schemaRegistry and readerSchema`);
+      this.codec = new AvroInputCodec(deps.registry, cfg.readerSchema);
+    } else {
+      this.codec = new JsonInputCodec();
+    }
+    this.model = await OnnxModel.load(cfg.model, this.log);
+    this.mapper = FeatureMapper.build(this.model.info.featureNames, cfg.features, this.codec, cfg.name);
+    const threshold = cfg.outputs.alerts.threshold ?? this.model.info.threshold;
+    if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': set outputs.alerts.threshold (the model declares no alert_threshold)`);
+    this.threshold = threshold;
+    const scoredEncoder = await this.encoder(cfg.outputs.scored.topic, cfg.outputs.scored.schema);
+    const alertEncoder = await this.encoder(cfg.outputs.alerts.topic, cfg.outputs.alerts.schema);
+    const unfillable = [
+      ...unfillableOutputFields(scoredEncoder, this.codec).map((f) => `${cfg.outputs.scored.schema}: ${f}`),
+      ...unfillableOutputFields(alertEncoder, this.codec).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
+    ];
+    if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
+    this.scoredOut = new OutputRecords(scoredEncoder, this.model.info);
+    this.alertOut = new OutputRecords(alertEncoder, this.model.info);
+    const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
+    await this.model.warmUp(sizes);
+    this.modelLoaded = true;
+    const info = this.model.info;
+    this.deps.metrics.modelInfo.set({ pipeline: cfg.name, model: info.name, version: info.version, execution_provider: info.executionProvider }, 1);
+    this.log.info({ model: info.name, version: info.version, executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
+    this.batcher = new Batcher<Item>({
+      policy: { ...cfg.batching, preferredBatchSizes: [...cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
+      handle: (items, waitedMs) => this.scoreBatch(items, waitedMs),
+      clock: deps.clock,
+      timers: deps.timers,
+      onDequeued: () => this.maybeResume(),
+    });
+  }
+
+  private async encoder(topic: string, schemaFile: string | undefined): Promise<OutputEncoder> {
+    if (!schemaFile) return new JsonOutputEncoder();
+    if (!this.deps.registry) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${this.cfg.name}': an output schema needs schemaRegistry`);
+    return AvroOutputEncoder.register(this.deps.registry, topic, schemaFile);
+  }
+
+  private async connectKafka(): Promise<void> {
+    const { cfg, deps } = this;
+    const k = deps.config.kafka;
+    this.kafka = createKafka(k, this.log, `${k.clientId}-${cfg.name}`);
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    const existing = new Set(await this.admin.listTopics());
+    const needed = [...cfg.inputs, cfg.outputs.scored.topic, cfg.outputs.alerts.topic, cfg.outputs.deadLetter.topic];
+    const missing = needed.filter((t) => !existing.has(t));
+    if (missing.length) throw new StreamscoreError('TOPICS_MISSING', `pipeline '${cfg.name}': these topics do not exist (streamscore does not create them): ${missing.join(', ')}`);
+    if (cfg.delivery === 'at-least-once') {
+      this.sharedProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.sharedProducer.connect();
+    }
+    this.consumer = this.kafka.consumer({
+      groupId: cfg.groupId,
+      readUncommitted: false,
+      sessionTimeout: k.sessionTimeoutMs,
+      rebalanceTimeout: k.rebalanceTimeoutMs,
+      heartbeatInterval: k.heartbeatIntervalMs,
+      // Short, so pauses, resumes and shutdown take effect quickly on quiet partitions.
+      maxWaitTimeInMs: 250,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: cfg.inputs, fromBeginning: k.startFrom === 'earliest' });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: (payload) => this.onBatch(payload) });
+    this.log.info({ inputs: cfg.inputs, groupId: cfg.groupId, delivery: cfg.delivery }, 'consuming');
+  }
+
+  private key(topic: string, partition: number): string {
+    return `${topic}:${partition}`;
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    this.joined = true;
+    const assigned = new Set(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((p) => this.key(topic, p))));
+    for (const [key, sink] of this.sinks) {
+      if (assigned.has(key)) continue;
+      this.sinks.delete(key);
+      this.paused.delete(key);
+      this.batcher.discard((item) => item.sink === sink);
+      void sink.close();
+    }
+    this.deps.metrics.assignedPartitions.set({ pipeline: this.cfg.name }, assigned.size);
+    this.log.info({ partitions: [...assigned] }, 'partitions assigned');
+  }
+
+  private async sinkFor(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<{ sink: PartitionSink; fresh: boolean }> {
+    const key = this.key(topic, partition);
+    const existing = this.sinks.get(key);
+    if (existing?.state === 'ready') return { sink: existing, fresh: false };
+    if (existing) {
+      this.batcher.discard((item) => item.sink === existing);
+      void existing.close();
+    }
+    const sink = new PartitionSink({
+      kafka: this.kafka,
+      admin: this.admin,
+      groupId: this.cfg.groupId,
+      topic,
+      partition,
+      delivery: this.cfg.delivery,
+      transactionTimeoutMs: this.deps.config.kafka.transactionTimeoutMs,
+      sharedProducer: this.sharedProducer,
+      commitOffset: (offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
+      rewind: (offset) => {
+        this.batcher.discard((item) => item.sink === sink);
+        this.consumer.seek({ topic, partition, offset: offset.toString() });
+      },
+      logger: this.log.child({ topic, partition }),
+      onTransaction: (result, ms) => {
+        this.deps.metrics.transactions.inc({ pipeline: this.cfg.name, result });
+        if (result === 'committed') this.deps.metrics.commitMs.observe({ pipeline: this.cfg.name }, ms);
+        this.maybeResume();
+      },
+    });
+    this.sinks.set(key, sink);
+    try {
+      await withHeartbeats(sink.start(), heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
+    } catch (err) {
+      this.sinks.delete(key);
+      void sink.close();
+      throw err;
+    }
+    return { sink, fresh: true };
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (this.status !== 'running' || !isRunning() || isStale() || batch.isEmpty()) return;
+    this.activeBatches++;
+    try {
+      await this.acceptBatch(batch.topic, batch.partition, batch.messages, BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset), heartbeat);
+      this.deps.metrics.consumerLag.set({ pipeline: this.cfg.name, topic: batch.topic, partition: batch.partition }, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n));
+      await heartbeat();
+    } finally {
+      this.activeBatches--;
+    }
+  }
+
+  private async acceptBatch(topic: string, partition: number, messages: KafkaMessage[], fetchedOffset: bigint, heartbeat: () => Promise<void>): Promise<void> {
+    const { sink, fresh } = await this.sinkFor(topic, partition, heartbeat);
+    if (fresh) {
+      const committed = sink.committedOffset;
+      if (committed >= 0n && fetchedOffset > committed) {
+        // Our fetch position came from before the fence: read again from the committed offset.
+        sink.nextOffset = committed;
+        sink.baseOffset = committed;
+        this.consumer.seek({ topic, partition, offset: committed.toString() });
+        return;
+      }
+      sink.nextOffset = committed >= 0n ? committed : fetchedOffset;
+      sink.baseOffset = sink.nextOffset;
+    }
+    const generation = sink.generation;
+    const fresher = messages.filter((m) => BigInt(m.offset) >= sink.nextOffset);
+    if (!fresher.length) return;
+    let decoded;
+    try {
+      decoded = await this.codec.decodeBatch(fresher);
+    } catch (err) {
+      // The registry is unreachable: nothing is the records' fault. Read them again later.
+      this.log.warn({ err: errorMessage(err), code: (err as StreamscoreError).code }, 'decoding paused; retrying the batch');
+      this.consumer.seek({ topic, partition, offset: fresher[0]!.offset });
+      await withHeartbeats(new Promise((r) => setTimeout(r, 1_000)), heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
+      return;
+    }
+    // A rewind or revocation while decoding makes these records stale.
+    if (sink.generation !== generation || sink.state !== 'ready' || this.status !== 'running') return;
+    const items: Item[] = fresher.map((m, i) => {
+      const d = decoded[i]!;
+      return {
+        sink, generation, offset: m.offset, key: m.key, value: m.value, headers: m.headers, timestampMs: Number(m.timestamp),
+        ...(d.ok ? { record: d.record } : { error: d.error }),
+      };
+    });
+    sink.nextOffset = BigInt(fresher[fresher.length - 1]!.offset) + 1n;
+    this.deps.metrics.consumed.inc({ pipeline: this.cfg.name, topic, partition }, items.length);
+    this.batcher.enqueue(items);
+    if (this.outstanding() >= this.cfg.batching.maxQueuedRecords) this.pause(topic, partition);
+  }
+
+  /** Records fetched but not yet committed: queued, being scored, or waiting for their transaction. */
+  private outstanding(): number {
+    let pending = 0;
+    for (const sink of this.sinks.values()) pending += sink.pendingRecords;
+    return this.batcher.queued + this.scoring + pending;
+  }
+
+  private pause(topic: string, partition: number): void {
+    const key = this.key(topic, partition);
+    if (this.paused.has(key)) return;
+    this.paused.set(key, { topic, partition });
+    this.consumer.pause([{ topic, partitions: [partition] }]);
+    this.deps.metrics.pausedPartitions.set({ pipeline: this.cfg.name }, this.paused.size);
+  }
+
+  private maybeResume(): void {
+    this.deps.metrics.queuedRecords.set({ pipeline: this.cfg.name }, this.batcher.queued);
+    if (!this.paused.size || this.status !== 'running' || this.outstanding() > this.cfg.batching.maxQueuedRecords / 2) return;
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of this.paused.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    this.paused.clear();
+    this.consumer.resume([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
+    this.deps.metrics.pausedPartitions.set({ pipeline: this.cfg.name }, 0);
+  }
+
+  private async scoreBatch(items: Item[], waitedMs: number): Promise<void> {
+    this.scoring += items.length;
+    try {
+      await this.scoreAndSubmit(items, waitedMs);
+    } catch (err) {
+      // Never expected; if it happens the partitions involved start again from their commits.
+      this.log.error({ err }, 'scoring a batch failed; rewinding its partitions');
+      for (const sink of new Set(items.map((i) => i.sink))) sink.rewind();
+    } finally {
+      this.scoring -= items.length;
+    }
+  }
+
+  private async scoreAndSubmit(items: Item[], waitedMs: number): Promise<void> {
+    const { metrics, clock } = this.deps;
+    const name = this.cfg.name;
+    const width = this.mapper.width;
+    const matrix = new Float32Array(items.length * width);
+    const rowOf = new Int32Array(items.length).fill(-1);
+    let rows = 0;
+    items.forEach((item, i) => {
+      if (!item.record) return;
+      const err = this.mapper.fill(item.record, matrix, rows);
+      if (err) item.error = err;
+      else rowOf[i] = rows++;
+    });
+    let scores: Float32Array | undefined;
+    if (rows > 0) {
+      const started = performance.now();
+      scores = await this.infer(matrix, rows);
+      metrics.inferenceMs.observe({ pipeline: name }, performance.now() - started);
+      metrics.batchSize.observe({ pipeline: name }, rows);
+      metrics.batchFillRatio.observe({ pipeline: name }, rows / this.cfg.batching.maxBatchSize);
+      metrics.queueWaitMs.observe({ pipeline: name }, waitedMs);
+    }
+    const now = clock.now();
+    const chunks = new Map<PartitionSink, ScoredChunk & { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[] }>();
+    const outputs = this.cfg.outputs;
+    items.forEach((item, i) => {
+      if (item.generation !== item.sink.generation) return;
+      let chunk = chunks.get(item.sink);
+      if (!chunk) {
+        chunk = { generation: item.generation, lastOffset: 0n, messages: [], records: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [] };
+        chunks.set(item.sink, chunk);
+      }
+      const source: SourceRef = { topic: item.sink.topic, partition: item.sink.partition, offset: item.offset };
+      const row = rowOf[i]!;
+      if (row >= 0 && scores) {
+        const score = scores[row]!;
+        chunk.messages.push({ topic: outputs.scored.topic, message: this.scoredOut.message(item.record!, item.key, score, this.threshold, source, now) });
+        chunk.scored++;
+        if (score >= this.threshold) {
+          chunk.messages.push({ topic: outputs.alerts.topic, message: this.alertOut.message(item.record!, item.key, score, this.threshold, source, now) });
+          chunk.alerts++;
+        }
+      } else {
+        const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record', { deadLetter: true });
+        chunk.messages.push({ topic: outputs.deadLetter.topic, message: deadLetterMessage(name, item.key, item.value, item.headers, error, source) });
+        chunk.dead.set(error.code, (chunk.dead.get(error.code) ?? 0) + 1);
+      }
+      chunk.records++;
+      chunk.eventTimes.push(item.timestampMs);
+      chunk.lastOffset = BigInt(item.offset);
+    });
+    for (const [sink, chunk] of chunks) {
+      chunk.onCommitted = (committedAtMs) => {
+        metrics.scored.inc({ pipeline: name }, chunk.scored);
+        if (chunk.alerts) metrics.alerts.inc({ pipeline: name }, chunk.alerts);
+        for (const [code, n] of chunk.dead) metrics.deadLettered.inc({ pipeline: name, code }, n);
+        for (const t of chunk.eventTimes) metrics.endToEndMs.observe({ pipeline: name }, committedAtMs - t);
+      };
+      sink.submit(chunk);
+    }
+  }
+
+  /** One retry, then the batch's records are dead-lettered rather than blocking the stream. */
+  private async infer(matrix: Float32Array, rows: number): Promise<Float32Array | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.model.run(matrix, rows);
+      } catch (err) {
+        this.log.error({ err: errorMessage(err), rows, attempt }, 'inference failed');
+        if (attempt >= 2) return undefined;
+      }
+    }
+  }
+
+  /** Stops fetching, scores and commits what was fetched, then leaves the group. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.status === 'new' || this.status === 'stopped') return;
+    const wasRunning = this.status === 'running';
+    this.status = 'stopping';
+    if (wasRunning) {
+      this.consumer.pause(this.cfg.inputs.map((topic) => ({ topic })));
+      while (this.activeBatches > 0) await new Promise((r) => setTimeout(r, 10));
+      await this.batcher.flush();
+      await Promise.all([...this.sinks.values()].map((s) => s.drained()));
+      this.log.info('flushed: every record fetched is committed');
+    }
+    await this.release();
+    this.status = 'stopped';
+  }
+
+  private async release(): Promise<void> {
+    this.batcher?.close();
+    await Promise.all([...this.sinks.values()].map((s) => s.close()));
+    this.sinks.clear();
+    const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'close failed'));
+    await quiet(this.consumer?.disconnect());
+    await quiet(this.sharedProducer?.disconnect());
+    await quiet(this.admin?.disconnect());
+    await quiet(this.model?.close());
+  }
+}

@@ -1,0 +1,81 @@
+import type { IHeaders, Message } from 'kafkajs';
+import type { DecodedRecord, InputCodec, OutputEncoder } from '../codec/codec.js';
+import type { ModelInfo } from '../inference/model.js';
+import type { StreamscoreError } from '../errors.js';
+
+/** Fields streamscore fills itself; every other output field is copied from the input by name. */
+const SERVICE_FIELDS = new Set(['score', 'alert', 'threshold', 'model', 'source', 'scoredAt']);
+
+export interface SourceRef {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export const HEADER = {
+  modelName: 'streamscore-model',
+  modelVersion: 'streamscore-model-version',
+  source: 'streamscore-source',
+  errorCode: 'streamscore-error-code',
+  errorMessage: 'streamscore-error-message',
+  sourceTopic: 'streamscore-source-topic',
+  sourcePartition: 'streamscore-source-partition',
+  sourceOffset: 'streamscore-source-offset',
+  pipeline: 'streamscore-pipeline',
+} as const;
+
+/** Output fields without a default that neither streamscore nor the input can fill. */
+export function unfillableOutputFields(encoder: OutputEncoder, codec: InputCodec): string[] {
+  if (!codec.hasSchema) return [];
+  return encoder.fields.filter((f) => !f.hasDefault && !SERVICE_FIELDS.has(f.name) && !codec.fieldInfo(f.name)).map((f) => f.name);
+}
+
+export class OutputRecords {
+  private readonly copied: string[] | undefined;
+
+  constructor(private readonly encoder: OutputEncoder, private readonly model: ModelInfo) {
+    this.copied = encoder.fields.length ? encoder.fields.map((f) => f.name).filter((n) => !SERVICE_FIELDS.has(n)) : undefined;
+  }
+
+  message(input: DecodedRecord, key: Buffer | null, score: number, threshold: number, source: SourceRef, nowMs: number): Message {
+    let out: Record<string, unknown>;
+    if (this.copied) {
+      out = {};
+      for (const name of this.copied) if (input[name] !== undefined) out[name] = input[name];
+    } else {
+      out = { ...input };
+    }
+    out.score = score;
+    out.alert = score >= threshold;
+    out.threshold = threshold;
+    out.model = { name: this.model.name, version: this.model.version };
+    out.source = { topic: source.topic, partition: source.partition, offset: this.copied ? Number(source.offset) : source.offset };
+    out.scoredAt = nowMs;
+    return {
+      key,
+      value: this.encoder.encode(out),
+      headers: {
+        [HEADER.modelName]: this.model.name,
+        [HEADER.modelVersion]: this.model.version,
+        [HEADER.source]: `${source.topic}/${source.partition}/${source.offset}`,
+      },
+    };
+  }
+}
+
+/** The original bytes, key and headers, plus headers that say why and where from. */
+export function deadLetterMessage(pipeline: string, key: Buffer | null, value: Buffer | null, headers: IHeaders | undefined, error: StreamscoreError, source: SourceRef): Message {
+  return {
+    key,
+    value,
+    headers: {
+      ...headers,
+      [HEADER.errorCode]: error.code,
+      [HEADER.errorMessage]: error.message.slice(0, 1000),
+      [HEADER.sourceTopic]: source.topic,
+      [HEADER.sourcePartition]: String(source.partition),
+      [HEADER.sourceOffset]: source.offset,
+      [HEADER.pipeline]: pipeline,
+    },
+  };
+}

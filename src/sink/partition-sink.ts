@@ -1,0 +1,212 @@
+import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import type { DeliveryMode } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+import { classifyTransactionError } from './kafka-errors.js';
+
+/** What one input record became: messages per output topic, in input order. */
+export interface ScoredChunk {
+  generation: number;
+  /** Offset of the last input record covered; the commit stores lastOffset + 1. */
+  lastOffset: bigint;
+  messages: { topic: string; message: Message }[];
+  /** How many input records the chunk covers. */
+  records: number;
+  /** Called after the commit with the commit's time, for metrics. */
+  onCommitted?: (committedAtMs: number) => void;
+}
+
+export interface PartitionSinkOptions {
+  kafka: Kafka;
+  admin: Admin;
+  groupId: string;
+  topic: string;
+  partition: number;
+  delivery: DeliveryMode;
+  transactionTimeoutMs: number;
+  /** The shared producer for at-least-once delivery. */
+  sharedProducer?: Producer;
+  /** Commits the consumer offset (at-least-once). */
+  commitOffset: (offset: string) => Promise<void>;
+  /** Asks the source to read the partition again from `offset`. */
+  rewind: (offset: bigint) => void;
+  logger: Logger;
+  onTransaction: (result: 'committed' | 'aborted' | 'fenced', ms: number) => void;
+}
+
+export type SinkState = 'new' | 'ready' | 'fenced' | 'closed';
+
+/**
+ * The output side of one input partition. Exactly-once: a transactional producer whose id
+ * is derived from group + topic + partition, so a newer owner of the partition fences any
+ * older one (kafkajs sends offsets without KIP-447 member fencing, so the transactional id
+ * is the only fence). Each transaction carries the scored events, alerts, dead letters and
+ * the partition's next offset, committed or aborted as one unit. One transaction at a time.
+ */
+export class PartitionSink {
+  state: SinkState = 'new';
+  /** Bumped on every rewind: chunks built before it are stale and dropped. */
+  generation = 0;
+  /** Next input offset to accept from the source (what is queued is before it). */
+  nextOffset = -1n;
+  /** The partition's committed offset as this sink last knew it. */
+  committedOffset = -1n;
+  /** The first offset this sink accepted: where a rewind goes when nothing is committed yet. */
+  baseOffset = -1n;
+  private producer: Producer | undefined;
+  private pending: ScoredChunk[] = [];
+  private committing = 0;
+  private loop: Promise<void> | undefined;
+  private failures = 0;
+  readonly transactionalId: string;
+
+  constructor(private readonly opts: PartitionSinkOptions) {
+    this.transactionalId = `streamscore-${opts.groupId}-${opts.topic}-${opts.partition}`;
+  }
+
+  private get log(): Logger {
+    return this.opts.logger;
+  }
+
+  /**
+   * Fences any earlier owner (its open transaction is completed or aborted by the broker),
+   * then reads the committed offset: read after the fence, it cannot go stale.
+   */
+  async start(): Promise<bigint> {
+    if (this.opts.delivery === 'exactly-once') {
+      this.producer = this.opts.kafka.producer({
+        transactionalId: this.transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: this.opts.transactionTimeoutMs,
+      });
+      await this.producer.connect();
+      const fence = await this.producer.transaction();
+      await fence.abort();
+    } else {
+      this.producer = this.opts.sharedProducer;
+    }
+    const [topicOffsets] = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] });
+    const entry = topicOffsets?.partitions.find((p) => p.partition === this.opts.partition);
+    this.committedOffset = BigInt(entry?.offset ?? '-1');
+    this.state = 'ready';
+    return this.committedOffset;
+  }
+
+  get topic(): string {
+    return this.opts.topic;
+  }
+
+  get partition(): number {
+    return this.opts.partition;
+  }
+
+  /** Input records waiting for, or inside, a transaction (for backpressure). */
+  get pendingRecords(): number {
+    let n = this.committing;
+    for (const c of this.pending) n += c.records;
+    return n;
+  }
+
+  /** Queues a chunk for commit; a chunk from before the last rewind is dropped. */
+  submit(chunk: ScoredChunk): void {
+    if (this.state !== 'ready' || chunk.generation !== this.generation) return;
+    this.pending.push(chunk);
+    this.loop ??= this.drain().finally(() => { this.loop = undefined; });
+  }
+
+  /** Resolves when everything submitted so far is committed (or dropped). */
+  async drained(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length && this.state === 'ready') {
+      // Everything waiting goes into one transaction: commits cost per transaction, not per message.
+      const chunks = this.pending.filter((c) => c.generation === this.generation);
+      this.pending = [];
+      if (!chunks.length) continue;
+      this.committing = chunks.reduce((n, c) => n + c.records, 0);
+      try {
+        await this.commit(chunks);
+      } finally {
+        this.committing = 0;
+      }
+    }
+  }
+
+  private async commit(chunks: ScoredChunk[]): Promise<void> {
+    const started = Date.now();
+    const lastOffset = chunks[chunks.length - 1]!.lastOffset;
+    const nextOffset = (lastOffset + 1n).toString();
+    const byTopic = new Map<string, Message[]>();
+    for (const chunk of chunks) {
+      for (const { topic, message } of chunk.messages) {
+        let list = byTopic.get(topic);
+        if (!list) byTopic.set(topic, (list = []));
+        list.push(message);
+      }
+    }
+    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    const producer = this.producer!;
+    try {
+      if (this.opts.delivery === 'exactly-once') {
+        const txn = await producer.transaction();
+        try {
+          await txn.sendBatch({ topicMessages, acks: -1 });
+          await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.topic, partitions: [{ partition: this.opts.partition, offset: nextOffset }] }] });
+          await txn.commit();
+        } catch (err) {
+          const coded = classifyTransactionError(err);
+          if (!coded.producerFenced && txn.isActive()) await txn.abort().catch((abortErr: unknown) => this.log.warn({ err: abortErr }, 'abort failed'));
+          throw coded;
+        }
+      } else {
+        await producer.sendBatch({ topicMessages, acks: -1 });
+        await this.opts.commitOffset(nextOffset);
+      }
+      this.committedOffset = lastOffset + 1n;
+      this.failures = 0;
+      const now = Date.now();
+      this.opts.onTransaction('committed', now - started);
+      for (const chunk of chunks) chunk.onCommitted?.(now);
+    } catch (err) {
+      const coded = classifyTransactionError(err);
+      if (coded.producerFenced) {
+        this.log.warn({ transactionalId: this.transactionalId }, 'producer fenced: another instance owns this partition now; dropping it');
+        this.opts.onTransaction('fenced', Date.now() - started);
+        this.state = 'fenced';
+        this.generation++;
+        this.pending = [];
+        return;
+      }
+      this.opts.onTransaction('aborted', Date.now() - started);
+      this.failures++;
+      this.log.warn({ err: coded.message, code: coded.code, failures: this.failures, rewindTo: this.committedOffset.toString() }, 'transaction aborted; reprocessing from the committed offset');
+      this.rewind();
+      // Back off so a broker outage is not a hot loop (100 ms doubling to 5 s).
+      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6))));
+    }
+  }
+
+  /** Forgets everything not committed and has the source read again from the committed offset. */
+  rewind(): void {
+    this.generation++;
+    this.pending = [];
+    const from = this.committedOffset >= 0n ? this.committedOffset : this.baseOffset;
+    this.nextOffset = from;
+    this.opts.rewind(from);
+  }
+
+  /** Stops taking chunks and releases the producer once the current transaction is done. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasFenced = this.state === 'fenced';
+    this.state = 'closed';
+    this.generation++;
+    this.pending = [];
+    await this.drained();
+    if (this.opts.delivery === 'exactly-once' && this.producer) {
+      await this.producer.disconnect().catch((err: unknown) => { if (!wasFenced) this.log.warn({ err }, 'producer disconnect failed'); });
+    }
+  }
+}
