@@ -2,12 +2,20 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
-    // Integration tests share one broker on a 2-core machine: files run one after another.
-    fileParallelism: false,
-    testTimeout: 60_000,
-    // The first run may resolve the broker and registry jars with Maven.
-    hookTimeout: 300_000,
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          // Integration tests share one broker on a 2-core machine: files run one after another.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          // The first run may resolve the broker and registry jars with Maven.
+          hookTimeout: 300_000,
+        },
+      },
+    ],
   },
 });

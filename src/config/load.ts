@@ -150,7 +150,11 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; baseD
   const problems: string[] = [];
   const raw = interpolate(parsed, env, baseDir, problems, '') as Record<string, unknown>;
   applyEnvOverrides(raw, env);
-  if (!validateSchema(raw)) problems.push(...(validateSchema.errors ?? []).map(describe));
+  // A value that failed to interpolate is reported once, not again for being empty.
+  const unresolved = problems.map((p) => p.slice(0, p.indexOf(':')));
+  if (!validateSchema(raw)) {
+    problems.push(...(validateSchema.errors ?? []).filter((e) => !unresolved.includes(e.instancePath)).map(describe));
+  }
   if (problems.length) throw new ConfigError(problems, source);
   const config = raw as unknown as StreamscoreConfig;
   resolvePaths(config, baseDir);

@@ -83,9 +83,8 @@ export class Pipeline {
     return this.model?.info;
   }
 
-  get assignedPartitions(): number {
-    return this.sinks.size;
-  }
+  /** Input partitions assigned at the last rebalance. */
+  assignedPartitions = 0;
 
   async start(): Promise<void> {
     this.status = 'starting';
@@ -188,6 +187,7 @@ export class Pipeline {
       this.batcher.discard((item) => item.sink === sink);
       void sink.close();
     }
+    this.assignedPartitions = assigned.size;
     this.deps.metrics.assignedPartitions.set({ pipeline: this.cfg.name }, assigned.size);
     this.log.info({ partitions: [...assigned] }, 'partitions assigned');
   }

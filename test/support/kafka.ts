@@ -41,3 +41,32 @@ export async function readTopic(kafka: Kafka, topic: string, opts: ReadOptions):
   }
   return records;
 }
+
+/**
+ * Reads a topic from the beginning to its current end (the high watermarks when called),
+ * under read_committed: call it once the writers are done, to see everything, duplicates
+ * included. Batches of only control records count as progress too.
+ */
+export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<EachMessagePayload['message'][]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  await admin.disconnect();
+  const positions = new Map<number, bigint>([...ends.keys()].map((p) => [p, 0n]));
+  const consumer = kafka.consumer({ groupId: uniqueName('read-all'), maxWaitTimeInMs: 250 });
+  const records: EachMessagePayload['message'][] = [];
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    positions.set(payload.partition, BigInt(payload.lastOffset) + 1n);
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => { records.push(message); } });
+    await waitFor(() => [...ends].every(([p, end]) => (positions.get(p) ?? 0n) >= end), {
+      timeoutMs, what: () => `${topic} read to its end (${records.length} records so far)`,
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}

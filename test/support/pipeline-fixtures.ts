@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { Registry } from 'prom-client';
 import pino from 'pino';
 import type { Admin, Kafka, KafkaMessage, Message } from 'kafkajs';
@@ -9,10 +8,10 @@ import { avroType } from '../../src/codec/avro-types.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { StreamscoreConfig } from '../../src/config/types.js';
 import { Service } from '../../src/pipeline/service.js';
-import { projectRoot } from '../../src/devstack/paths.js';
 import { createTopics, kafkaBrokers, schemaRegistryUrl, uniqueName } from './kafka.js';
 
-export const repo = (...p: string[]) => path.join(projectRoot, ...p);
+export { repo } from './paths.js';
+import { repo } from './paths.js';
 
 export type Event = Record<string, unknown>;
 

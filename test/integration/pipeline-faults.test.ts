@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Kafka } from 'kafkajs';
+import { waitFor } from '../../src/util/wait.js';
+import { readAll, readTopic, testKafka } from '../support/kafka.js';
+import {
+  avroEncoder, createFraudTopics, decodeOutput, fraudConfig, goldenEvents, produce, repo, startService, type Event, type FraudTopics,
+} from '../support/pipeline-fixtures.js';
+import { ServiceProcess } from '../support/service-process.js';
+
+async function committedEqualsEnd(admin: Admin, t: FraudTopics): Promise<boolean> {
+  const ends = await admin.fetchTopicOffsets(t.input);
+  const [committed] = await admin.fetchOffsets({ groupId: t.group, topics: [t.input] });
+  const byPartition = new Map(committed!.partitions.map((p) => [p.partition, p.offset]));
+  return ends.every((e) => byPartition.get(e.partition) === e.high);
+}
+
+function transactionIds(messages: Awaited<ReturnType<typeof readAll>>): string[] {
+  return messages.map((m) => decodeOutput(repo('schemas/scored-transaction.avsc'), m).transactionId as string);
+}
+
+describe('exactly once through faults', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  const processes: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    kafka = testKafka();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.kill()));
+    await admin.disconnect();
+  });
+
+  async function events(t: FraudTopics, n: number) {
+    const golden = goldenEvents('fraud').map((g) => g.event);
+    const { encode } = await avroEncoder(t.input);
+    return Array.from({ length: n }, (_, i) => {
+      const e: Event = { ...golden[i % golden.length]!, transactionId: `t-${i}` };
+      return { key: e.cardId as string, value: encode(e) };
+    });
+  }
+
+  it('kill -9 of the service mid-stream, then a restart: exactly N outputs, no duplicate', async () => {
+    const t = await createFraudTopics(admin, 3);
+    const n = 3000;
+    const messages = await events(t, n);
+    const config = fraudConfig(t);
+    const first = ServiceProcess.start(config, 'kill9-a');
+    processes.push(first);
+    await first.waitForLog('running');
+    // Records keep arriving while the service is killed.
+    const producing = (async () => {
+      for (let i = 0; i < n; i += 100) {
+        await produce(kafka, t.input, messages.slice(i, i + 100));
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    })();
+    await readTopic(kafka, t.scored, { until: (r) => r.length >= 300 });
+    first.signal('SIGKILL');
+    expect(await first.exit()).toBe(-1);
+    expect(await committedEqualsEnd(admin, t)).toBe(false);
+
+    const second = ServiceProcess.start(config, 'kill9-b');
+    processes.push(second);
+    await producing;
+    await waitFor(() => committedEqualsEnd(admin, t), { timeoutMs: 90_000, what: 'the restarted service to commit every input offset' });
+    second.signal('SIGTERM');
+    expect(await second.exit()).toBe(0);
+
+    const ids = transactionIds(await readAll(kafka, t.scored));
+    expect(ids).toHaveLength(n);
+    expect(new Set(ids).size).toBe(n);
+  });
+
+  it('two instances in one group split the partitions and together give exactly N', async () => {
+    const t = await createFraudTopics(admin, 4);
+    const n = 2000;
+    const config = fraudConfig(t);
+    const a = await startService(config);
+    const b = await startService(config);
+    try {
+      await produce(kafka, t.input, await events(t, n));
+      await waitFor(() => committedEqualsEnd(admin, t), { timeoutMs: 90_000, what: 'both instances to commit every input offset' });
+      await waitFor(() => a.pipelines[0]!.assignedPartitions > 0 && b.pipelines[0]!.assignedPartitions > 0, { timeoutMs: 30_000, what: 'both instances to own partitions' });
+      expect(a.pipelines[0]!.assignedPartitions + b.pipelines[0]!.assignedPartitions).toBe(4);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+    const ids = transactionIds(await readAll(kafka, t.scored));
+    expect(ids).toHaveLength(n);
+    expect(new Set(ids).size).toBe(n);
+  });
+});
