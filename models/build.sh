@@ -10,4 +10,6 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s models/requirements.txt "$venv/requir
   "$venv/bin/pip" install -q -r models/requirements.txt
   cp models/requirements.txt "$venv/requirements.txt"
 fi
+# skl2onnx collects opset domains in a set: a fixed hash seed keeps their order, and the bytes, stable.
+export PYTHONHASHSEED=0
 exec "$venv/bin/python" models/build.py "$@"

@@ -31,12 +31,13 @@ export async function devCommand(args: string[]): Promise<number> {
         say(`external cluster: KAFKA_BROKERS=${external.kafkaBrokers.join(',')} SCHEMA_REGISTRY_URL=${external.schemaRegistryUrl}`);
         return 0;
       }
-      const { kafkaPid, registryPid } = stackStatus();
+      const { kafkaPid, registryPid, demoPid } = stackStatus();
       const local = localStackEndpoints();
       const kafkaUp = await portAnswers(localPorts.kafka);
       const registryUp = (await fetch(`${local.schemaRegistryUrl}/subjects`).catch(() => undefined))?.ok ?? false;
       say(`kafka     ${kafkaPid ? `running (pid ${kafkaPid})` : 'stopped'}${kafkaUp ? `, answering on ${local.kafkaBrokers[0]}` : ''}`);
       say(`registry  ${registryPid ? `running (pid ${registryPid})` : 'stopped'}${registryUp ? `, answering on ${local.schemaRegistryUrl}` : ''}`);
+      if (demoPid) say(`streamscore (demo) running (pid ${demoPid}), metrics on http://127.0.0.1:9464/metrics`);
       return kafkaPid && registryPid ? 0 : 3;
     }
     default:

@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 import { errorMessage, isStreamscoreError } from '../errors.js';
+import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
+import { produceCommand } from './produce.js';
 import { runCommand } from './run.js';
+import { tailCommand } from './tail.js';
 
 const usage = `usage: streamscore <command> [options]
 
 commands:
   run --config FILE     run the pipelines a config file names
+  produce               generate fraud or IoT events into a topic (--scenario, --rate, --count)
+  tail TOPIC            print a topic's events readably (--json for machines)
+  demo                  the whole thing end to end on the local stack (--events N, --keep, --json)
   dev up|down|status    the local Kafka broker and schema registry
 `;
 
@@ -15,6 +21,12 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'produce':
+      return produceCommand(rest);
+    case 'tail':
+      return tailCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
     case 'dev':
       return devCommand(rest);
     case undefined:

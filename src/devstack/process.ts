@@ -51,13 +51,13 @@ export function runningPid(p: ManagedProcess): number | undefined {
 }
 
 /** Starts `command` detached from this process (it outlives `dev:up`), logging to the log file. */
-export function startDetached(p: ManagedProcess, command: string, args: string[], cwd: string): number {
+export function startDetached(p: ManagedProcess, command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): number {
   fs.mkdirSync(p.dir, { recursive: true });
   // Each start gets a fresh log (the previous one is kept beside it), so readiness checks
   // that read the log never see an earlier run's lines.
   if (fs.existsSync(logFile(p))) fs.renameSync(logFile(p), `${logFile(p)}.previous`);
   const out = fs.openSync(logFile(p), 'w');
-  const child = spawn(command, args, { cwd, detached: true, stdio: ['ignore', out, out] });
+  const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   if (child.pid === undefined) throw new Error(`could not start ${p.name}: ${command}`);
   child.unref();

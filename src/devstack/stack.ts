@@ -3,6 +3,7 @@ import { kafkaProcess, startKafka, waitForKafka } from './kafka.js';
 import { localEndpoints } from './paths.js';
 import { runningPid, stopProcess } from './process.js';
 import { registryProcess, startRegistry, waitForRegistry } from './registry.js';
+import { demoService } from '../demo/service-process.js';
 
 export interface StackEndpoints {
   kafkaBrokers: string[];
@@ -54,14 +55,16 @@ export async function stackUp(log: (line: string) => void = () => {}): Promise<S
   return { ...localStackEndpoints(), source: 'local', startedKafka: kafka.started, startedRegistry: registry.started };
 }
 
-export async function stackDown(which: { kafka?: boolean; registry?: boolean } = { kafka: true, registry: true }): Promise<string[]> {
+export async function stackDown(which: { kafka?: boolean; registry?: boolean; demo?: boolean } = { kafka: true, registry: true, demo: true }): Promise<string[]> {
   const stopped: string[] = [];
+  // The demo's streamscore first: it commits what it holds while the broker is still up.
+  if (which.demo && (await stopProcess(demoService, 60_000))) stopped.push('streamscore (demo)');
   // The registry first: it may still be talking to the broker.
   if (which.registry && (await stopProcess(registryProcess))) stopped.push('registry');
   if (which.kafka && (await stopProcess(kafkaProcess))) stopped.push('kafka');
   return stopped;
 }
 
-export function stackStatus(): { kafkaPid?: number; registryPid?: number } {
-  return { kafkaPid: runningPid(kafkaProcess), registryPid: runningPid(registryProcess) };
+export function stackStatus(): { kafkaPid?: number; registryPid?: number; demoPid?: number } {
+  return { kafkaPid: runningPid(kafkaProcess), registryPid: runningPid(registryProcess), demoPid: runningPid(demoService) };
 }

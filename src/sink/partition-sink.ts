@@ -35,6 +35,11 @@ export interface PartitionSinkOptions {
 
 export type SinkState = 'new' | 'ready' | 'fenced' | 'closed';
 
+// Measured on the local broker (12 messages + offsets per transaction): first retry at 300 ms
+// (kafkajs default) 216 ms per send, at 10 ms 16 ms, at 1 ms 5 ms. 25 doublings capped at 2 s
+// still ride out about 30 s of broker trouble.
+const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 2_000, retries: 25 };
+
 /**
  * The output side of one input partition. Exactly-once: a transactional producer whose id
  * is derived from group + topic + partition, so a newer owner of the partition fences any
@@ -78,6 +83,10 @@ export class PartitionSink {
         idempotent: true,
         maxInFlightRequests: 1,
         transactionTimeout: this.opts.transactionTimeoutMs,
+        // Right after a commit the coordinator is still writing markers and answers the next
+        // transaction with CONCURRENT_TRANSACTIONS for a few ms; kafkajs's default first retry
+        // (300 ms) would add that to every transaction, so retry fast and back off from there.
+        retry: PRODUCER_RETRY,
       });
       await this.producer.connect();
       const fence = await this.producer.transaction();

@@ -1,0 +1,149 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createRegistryClient } from '../codec/schema-registry.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { OutputObserver, percentile } from '../demo/observer.js';
+import { DEMO, DEMO_PARTITIONS, ensureDemoTopics } from '../demo/topics.js';
+import { demoService, startDemoService, waitForDemoService } from '../demo/service-process.js';
+import { projectRoot } from '../devstack/paths.js';
+import { stopProcess } from '../devstack/process.js';
+import { stackDown, stackUp } from '../devstack/stack.js';
+import { StreamscoreError } from '../errors.js';
+import { type LoadResult, type SentRecord, produceLoad } from '../loadgen/load-producer.js';
+import { createKafka } from '../source/kafka-client.js';
+import { ProgressLine, fmt } from './progress.js';
+
+/** How long the demo waits for the last outputs once nothing new arrives. */
+const STALL_TIMEOUT_MS = 60_000;
+
+interface ModelCardMetrics { test: { precision: number; recall: number } }
+
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      events: { type: 'string', default: '20000' }, rate: { type: 'string', default: '2000' },
+      keep: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, seed: { type: 'string', default: '7' },
+    },
+  });
+  const events = Number(values.events);
+  const rate = Number(values.rate);
+  if (!Number.isInteger(events) || events < 2) throw new StreamscoreError('CLI_USAGE', '--events must be an integer ≥ 2');
+  if (!Number.isFinite(rate) || rate < 0) throw new StreamscoreError('CLI_USAGE', '--rate must be ≥ 0 (events/s per scenario; 0 = as fast as possible)');
+  // With --json, stdout carries only the JSON summary; people read stderr.
+  const out = values.json ? process.stderr : process.stdout;
+  const say = (line = '') => out.write(`${line}\n`);
+
+  say('streamscore demo: fraud scoring on card transactions + anomaly flags on pump sensors');
+  const stack = await stackUp((l) => say(`  ${l}`));
+  say(`  kafka ${stack.kafkaBrokers.join(',')}  registry ${stack.schemaRegistryUrl}`);
+  const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'streamscore-demo-tools' }, pino({ level: 'error' }));
+  const registry = createRegistryClient({ url: stack.schemaRegistryUrl });
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureDemoTopics(admin);
+  await admin.disconnect();
+  say(`  topics: ${created.length ? `created ${created.join(', ')}` : 'all present'} (${DEMO_PARTITIONS} partitions each)`);
+
+  const service = startDemoService({ ...process.env, KAFKA_BROKERS: stack.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl, STREAMSCORE_LOG_LEVEL: 'info' });
+  say(`  streamscore: ${service.started ? 'started' : 'already running'} (pid ${service.pid}, log .run/demo/streamscore.log, metrics http://127.0.0.1:9464/metrics)`);
+  await waitForDemoService();
+
+  const sent = new Map<string, SentRecord>();
+  const observer = new OutputObserver(kafka, sent, {
+    scored: [DEMO.fraud.scored, DEMO.iot.scored], alerts: [DEMO.fraud.alerts, DEMO.iot.alerts], dlq: [DEMO.fraud.dlq, DEMO.iot.dlq],
+  });
+  await observer.start();
+
+  const perScenario = Math.floor(events / 2);
+  const poisonRate = Math.min(0.01, 6 / perScenario);
+  const runId = Date.now().toString(36);
+  say(`  producing ${fmt(perScenario * 2)} events (${fmt(perScenario)} per scenario, ${rate ? `${fmt(rate)}/s each` : 'as fast as possible'}, about ${(poisonRate * 100).toFixed(2)} % poison)`);
+  say();
+  const started = Date.now();
+  let producing = true;
+  const load = (scenario: 'fraud' | 'iot', seed: number) => produceLoad(kafka, registry, {
+    scenario, topic: DEMO[scenario].input, partitions: DEMO_PARTITIONS, rate, count: perScenario, format: 'avro', poisonRate, seed, runId: `${scenario}-${runId}`, sent,
+  });
+  const loads = Promise.all([load('fraud', Number(values.seed)), load('iot', Number(values.seed) + 1)]).finally(() => { producing = false; });
+
+  const progress = new ProgressLine(1000);
+  let lastTick = started;
+  let lastIn = 0;
+  let lastOut = 0;
+  let lastProgressAt = Date.now();
+  let lastOutputs = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = Date.now();
+    const fresh = observer.collectLatencies();
+    if (observer.outputsTotal !== lastOutputs) { lastOutputs = observer.outputsTotal; lastProgressAt = now; }
+    if (now - lastTick >= 1000) {
+      const secs = (now - lastTick) / 1000;
+      const recent = fresh.length ? fresh.sort((a, b) => a - b) : [...observer.latencies].slice(-1000).sort((a, b) => a - b);
+      progress.update(`in ${fmt((sent.size - lastIn) / secs)}/s  out ${fmt((observer.outputsTotal - lastOut) / secs)}/s  p50 ${fmt(percentile(recent, 50))} ms  p99 ${fmt(percentile(recent, 99))} ms  |  in ${fmt(sent.size)}  out ${fmt(observer.outputsTotal)}  fraud alerts ${fmt(observer.alertsByTopic(DEMO.fraud.alerts))}  anomaly flags ${fmt(observer.alertsByTopic(DEMO.iot.alerts))}  dead letters ${fmt(observer.deadTotal)}`, true);
+      lastTick = now;
+      lastIn = sent.size;
+      lastOut = observer.outputsTotal;
+    }
+    if (!producing && observer.complete()) break;
+    if (!producing && now - lastProgressAt > STALL_TIMEOUT_MS) break;
+  }
+  progress.done();
+  const [fraudLoad, iotLoad] = await loads as [LoadResult, LoadResult];
+  observer.collectLatencies();
+  await observer.stop();
+
+  const lat = [...observer.latencies].sort((a, b) => a - b);
+  const fraud = observer.tally(DEMO.fraud.input);
+  const iot = observer.tally(DEMO.iot.input);
+  const cards = JSON.parse(fs.readFileSync(path.join(projectRoot, 'models/metrics.json'), 'utf8')) as Record<'fraud' | 'iot', ModelCardMetrics>;
+  const pr = (t: typeof fraud) => ({
+    precision: t.alerts ? +(t.truePositiveAlerts / t.alerts).toFixed(4) : 0,
+    recall: t.positives ? +(t.truePositiveAlerts / t.positives).toFixed(4) : 0,
+  });
+  const outputSpanS = Math.max(0.001, (observer.lastOutputAt - observer.firstOutputAt) / 1000);
+  const summary = {
+    produced: fraudLoad.produced + iotLoad.produced,
+    scored: fraud.scored + iot.scored,
+    alerts: fraud.alerts + iot.alerts,
+    deadLettered: fraud.deadLettered + iot.deadLettered,
+    poisonSent: fraud.poisonSent + iot.poisonSent,
+    poisonDeadLettered: fraud.poisonMatched + iot.poisonMatched,
+    duplicates: fraud.duplicates + iot.duplicates,
+    missing: fraud.missing + iot.missing,
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    eventsPerSec: Math.round((fraud.scored + iot.scored + fraud.deadLettered + iot.deadLettered) / outputSpanS),
+    offeredPerSec: Math.round((fraudLoad.produced + iotLoad.produced) / (Math.max(fraudLoad.elapsedMs, iotLoad.elapsedMs) / 1000)),
+    seconds: +((Date.now() - started) / 1000).toFixed(1),
+    fraud: { ...fraud, alertQuality: pr(fraud), modelCard: cards.fraud.test },
+    iot: { ...iot, alertQuality: pr(iot), modelCard: cards.iot.test },
+  };
+
+  say();
+  say('summary');
+  say(`  produced      ${fmt(summary.produced)} events (${fmt(fraudLoad.produced)} transactions, ${fmt(iotLoad.produced)} sensor readings) at ${fmt(summary.offeredPerSec)}/s`);
+  say(`  scored        ${fmt(summary.scored)}   throughput ${fmt(summary.eventsPerSec)} events/s   latency p50 ${summary.p50Ms} ms, p99 ${summary.p99Ms} ms (produce ack → output readable)`);
+  say(`  fraud alerts  ${fmt(fraud.alerts)}: precision ${pr(fraud).precision}, recall ${pr(fraud).recall} against the generator's truth (model card: ${cards.fraud.test.precision} / ${cards.fraud.test.recall})`);
+  say(`  anomaly flags ${fmt(iot.alerts)}: precision ${pr(iot).precision}, recall ${pr(iot).recall} (model card: ${cards.iot.test.precision} / ${cards.iot.test.recall})`);
+  say(`  dead letters  ${fmt(summary.deadLettered)} (${fmt(summary.poisonDeadLettered)} of ${fmt(summary.poisonSent)} poison records, each with the expected error code)`);
+  say(`  exactly once  ${summary.duplicates} duplicates, ${summary.missing} missing`);
+  if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+  if (values.keep) {
+    say();
+    say('left running (--keep): broker, registry, topics and streamscore. Try:');
+    say('  npm run streamscore -- tail fraud-alerts            # alerts as they are committed');
+    say('  npm run streamscore -- produce --scenario fraud --rate 500 --duration 30');
+    say('  curl -s http://127.0.0.1:9464/metrics | grep streamscore_records');
+    say('  npm run dev:down                                    # stop everything');
+  } else {
+    if (service.started) await stopProcess(demoService, 60_000);
+    const stopped = await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
+    if (service.started || stopped.length) say(`stopped what the demo started: ${[service.started && 'streamscore', ...stopped].filter(Boolean).join(', ')}`);
+  }
+  return summary.duplicates === 0 && summary.missing === 0 && summary.poisonDeadLettered === summary.poisonSent ? 0 : 1;
+}
