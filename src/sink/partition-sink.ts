@@ -1,6 +1,7 @@
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { DeliveryMode } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
+import { chaosPoint } from './chaos-hook.js';
 import { classifyTransactionError } from './kafka-errors.js';
 
 /** What one input record became: messages per output topic, in input order. */
@@ -39,6 +40,22 @@ export type SinkState = 'new' | 'ready' | 'fenced' | 'closed';
 // (kafkajs default) 216 ms per send, at 10 ms 16 ms, at 1 ms 5 ms. 25 doublings capped at 2 s
 // still ride out about 30 s of broker trouble.
 const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 2_000, retries: 25 };
+
+/**
+ * Payload per transaction. kafkajs sends each partition's messages as one record batch, and
+ * the broker refuses a batch over message.max.bytes (1 MiB by default); a transaction that
+ * gathered a long backlog would be refused, aborted and retried forever.
+ */
+const MAX_TRANSACTION_BYTES = 512 * 1024;
+
+function chunkBytes(chunk: ScoredChunk): number {
+  let n = 0;
+  for (const { message } of chunk.messages) {
+    n += 64 + (message.value?.length ?? 0) + (message.key?.length ?? 0);
+    for (const [k, v] of Object.entries(message.headers ?? {})) n += k.length + String(v).length;
+  }
+  return n;
+}
 
 /**
  * The output side of one input partition. Exactly-once: a transactional producer whose id
@@ -130,9 +147,9 @@ export class PartitionSink {
 
   private async drain(): Promise<void> {
     while (this.pending.length && this.state === 'ready') {
-      // Everything waiting goes into one transaction: commits cost per transaction, not per message.
-      const chunks = this.pending.filter((c) => c.generation === this.generation);
-      this.pending = [];
+      // What is waiting goes into one transaction (commits cost per transaction, not per
+      // message), up to a size the broker accepts as one record batch per partition.
+      const chunks = this.takeChunks();
       if (!chunks.length) continue;
       this.committing = chunks.reduce((n, c) => n + c.records, 0);
       try {
@@ -141,6 +158,23 @@ export class PartitionSink {
         this.committing = 0;
       }
     }
+  }
+
+  private takeChunks(): ScoredChunk[] {
+    const taken: ScoredChunk[] = [];
+    let bytes = 0;
+    while (this.pending.length) {
+      const chunk = this.pending[0]!;
+      if (chunk.generation !== this.generation) {
+        this.pending.shift();
+        continue;
+      }
+      const size = chunkBytes(chunk);
+      if (taken.length && bytes + size > MAX_TRANSACTION_BYTES) break;
+      taken.push(this.pending.shift()!);
+      bytes += size;
+    }
+    return taken;
   }
 
   private async commit(chunks: ScoredChunk[]): Promise<void> {
@@ -162,8 +196,12 @@ export class PartitionSink {
         const txn = await producer.transaction();
         try {
           await txn.sendBatch({ topicMessages, acks: -1 });
+          chaosPoint('after-send');
           await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.topic, partitions: [{ partition: this.opts.partition, offset: nextOffset }] }] });
-          await txn.commit();
+          chaosPoint('after-offsets');
+          const committing = txn.commit();
+          chaosPoint('during-commit');
+          await committing;
         } catch (err) {
           const coded = classifyTransactionError(err);
           if (!coded.producerFenced && txn.isActive()) await txn.abort().catch((abortErr: unknown) => this.log.warn({ err: abortErr }, 'abort failed'));

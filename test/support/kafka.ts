@@ -1,7 +1,7 @@
-import crypto from 'node:crypto';
 import { inject } from 'vitest';
-import { Kafka, logLevel, type Admin, type EachMessagePayload } from 'kafkajs';
-import { waitFor } from '../../src/util/wait.js';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+
+export { uniqueName, readTopic, readAll, type ReadOptions } from './read.js';
 
 export const kafkaBrokers = () => inject('kafkaBrokers');
 export const schemaRegistryUrl = () => inject('schemaRegistryUrl');
@@ -10,63 +10,6 @@ export function testKafka(clientId = 'streamscore-test'): Kafka {
   return new Kafka({ clientId, brokers: kafkaBrokers(), logLevel: logLevel.NOTHING });
 }
 
-/** Topic names are unique per test so tests never see each other's records. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`;
-}
-
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
   await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })) });
-}
-
-export interface ReadOptions {
-  readUncommitted?: boolean;
-  /** Stop once this predicate holds for the records read so far. */
-  until: (records: EachMessagePayload['message'][]) => boolean;
-  timeoutMs?: number;
-}
-
-/** Reads a topic from the beginning with a fresh group until `until` holds. */
-export async function readTopic(kafka: Kafka, topic: string, opts: ReadOptions): Promise<EachMessagePayload['message'][]> {
-  // A short fetch wait: the default 5 s would make each read of a quiet topic wait that long.
-  const consumer = kafka.consumer({ groupId: uniqueName('reader'), readUncommitted: opts.readUncommitted ?? false, maxWaitTimeInMs: 250 });
-  const records: EachMessagePayload['message'][] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => { records.push(message); } });
-    await waitFor(() => opts.until(records), { timeoutMs: opts.timeoutMs ?? 30_000, what: () => `records on ${topic} (have ${records.length})` });
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
-}
-
-/**
- * Reads a topic from the beginning to its current end (the high watermarks when called),
- * under read_committed: call it once the writers are done, to see everything, duplicates
- * included. Batches of only control records count as progress too.
- */
-export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<EachMessagePayload['message'][]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-  await admin.disconnect();
-  const positions = new Map<number, bigint>([...ends.keys()].map((p) => [p, 0n]));
-  const consumer = kafka.consumer({ groupId: uniqueName('read-all'), maxWaitTimeInMs: 250 });
-  const records: EachMessagePayload['message'][] = [];
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    positions.set(payload.partition, BigInt(payload.lastOffset) + 1n);
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => { records.push(message); } });
-    await waitFor(() => [...ends].every(([p, end]) => (positions.get(p) ?? 0n) >= end), {
-      timeoutMs, what: () => `${topic} read to its end (${records.length} records so far)`,
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
 }

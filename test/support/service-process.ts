@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StreamscoreConfig } from '../../src/config/types.js';
 import { waitFor } from '../../src/util/wait.js';
-import { repo } from './pipeline-fixtures.js';
-import { uniqueName } from './kafka.js';
+import { repo } from './paths.js';
+import { uniqueName } from './read.js';
 
 /**
  * streamscore as a real process (`streamscore run --config FILE`), for faults that need one:
@@ -18,17 +18,21 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => { this.exitCode = code ?? (signal ? -1 : null); resolve(); }));
   }
 
-  static start(config: StreamscoreConfig, name: string): ServiceProcess {
+  static start(config: StreamscoreConfig, name: string, env: NodeJS.ProcessEnv = {}): ServiceProcess {
     const dir = repo('.run/test-logs');
     fs.mkdirSync(dir, { recursive: true });
     const base = path.join(dir, uniqueName(name));
     fs.writeFileSync(`${base}.json`, JSON.stringify(config));
     const log = fs.openSync(`${base}.log`, 'w');
     const child = spawn(process.execPath, ['--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', `${base}.json`], {
-      cwd: repo(), stdio: ['ignore', log, log], env: { ...process.env, STREAMSCORE_LOG_LEVEL: 'info' },
+      cwd: repo(), stdio: ['ignore', log, log], env: { ...process.env, STREAMSCORE_LOG_LEVEL: 'info', ...env },
     });
     fs.closeSync(log);
     return new ServiceProcess(child, `${base}.log`);
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
   }
 
   get pid(): number {
