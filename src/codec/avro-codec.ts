@@ -114,13 +114,18 @@ export class AvroOutputEncoder implements OutputEncoder {
   static async register(registry: SchemaRegistryClient, topic: string, schemaFile: string): Promise<AvroOutputEncoder> {
     const text = fs.readFileSync(schemaFile, 'utf8');
     const type = avroType(text);
+    const subject = `${topic}-value`;
+    const info = { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(text)) };
     let id: number;
     try {
-      id = await registry.register(`${topic}-value`, { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(text)) });
+      id = await registry.register(subject, info);
     } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 409) throw new StreamscoreError('SCHEMA_INCOMPATIBLE', `output schema ${schemaFile} is incompatible with the one registered for ${topic}-value: ${(err as Error).message}`);
-      throw registryErrorToCoded(err, `registering ${schemaFile} for ${topic}-value`);
+      if ((err as { status?: number }).status !== 409) throw registryErrorToCoded(err, `registering ${schemaFile} for ${subject}`);
+      // 409 is also what a registry answers when another instance registered the same
+      // schema a moment before us (Apicurio does); that schema's id is the one to use.
+      id = await registry.getId(subject, info).catch(() => {
+        throw new StreamscoreError('SCHEMA_INCOMPATIBLE', `output schema ${schemaFile} is incompatible with the one registered for ${subject}: ${(err as Error).message}`);
+      });
     }
     return new AvroOutputEncoder(type, id);
   }

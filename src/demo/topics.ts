@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+import { createTopicsAndWait } from '../source/topics.js';
 
 /** The demo's topics and their partition counts (automatic creation is off on purpose). */
 export const DEMO = {
@@ -14,7 +15,7 @@ export async function ensureDemoTopics(admin: Admin): Promise<string[]> {
   const wanted = Object.values(DEMO).flatMap((t) => Object.values(t));
   const missing = wanted.filter((t) => !existing.has(t));
   if (missing.length) {
-    await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: DEMO_PARTITIONS, replicationFactor: 1 })) });
+    await createTopicsAndWait(admin, missing.map((topic) => ({ topic, numPartitions: DEMO_PARTITIONS })));
   }
   return missing;
 }

@@ -69,6 +69,7 @@ export class Pipeline {
   private scoring = 0;
   private activeBatches = 0;
   private closing: Promise<void> | undefined;
+  private released = false;
 
   constructor(private readonly deps: PipelineDeps) {
     this.cfg = deps.pipeline;
@@ -248,6 +249,7 @@ export class Pipeline {
     const { sink, fresh } = await this.sinkFor(topic, partition, heartbeat);
     if (fresh) {
       const committed = sink.committedOffset;
+      this.log.info({ topic, partition, committed: committed.toString(), fetched: fetchedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
       if (committed >= 0n && fetchedOffset > committed) {
         // Our fetch position came from before the fence: read again from the committed offset.
         sink.nextOffset = committed;
@@ -419,7 +421,10 @@ export class Pipeline {
     this.status = 'stopped';
   }
 
+  /** Frees clients and the model; once only (a failed start releases, then close would again). */
   private async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
     this.batcher?.close();
     await Promise.all([...this.sinks.values()].map((s) => s.close()));
     this.sinks.clear();
@@ -428,5 +433,6 @@ export class Pipeline {
     await quiet(this.sharedProducer?.disconnect());
     await quiet(this.admin?.disconnect());
     await quiet(this.model?.close());
+    this.modelLoaded = false;
   }
 }

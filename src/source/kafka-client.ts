@@ -1,6 +1,8 @@
+import { readCommittedFixActive } from './kafkajs-read-committed.js';
 import fs from 'node:fs';
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/types.js';
+import { StreamscoreError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -11,6 +13,9 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** A kafkajs client from config: TLS and SASL passed through, its log routed into ours. */
 export function createKafka(config: KafkaConfig, logger: Logger, clientId = config.clientId): Kafka {
+  if (!readCommittedFixActive()) {
+    throw new StreamscoreError('KAFKAJS_UNPATCHED', 'kafkajs was loaded before src/source/kafkajs-read-committed.ts: read_committed would deliver some aborted records; import that module first');
+  }
   const ssl = config.ssl
     ? {
         rejectUnauthorized: config.ssl.rejectUnauthorized,

@@ -6,6 +6,7 @@ import type { StreamscoreConfig } from '../../src/config/types.js';
 import { paths } from '../../src/devstack/paths.js';
 import { type LoadOptions, type LoadResult, type SentRecord, produceLoad } from '../../src/loadgen/load-producer.js';
 import { HEADER } from '../../src/sink/output-records.js';
+import { createTopicsAndWait } from '../../src/source/topics.js';
 import { waitFor } from '../../src/util/wait.js';
 import { repo } from '../support/paths.js';
 import { readAll, uniqueName } from '../support/read.js';
@@ -74,7 +75,7 @@ export class ChaosRun {
 
   async createTopics(): Promise<void> {
     const { input, scored, alerts, dlq } = this.topics;
-    await this.opts.admin.createTopics({ waitForLeaders: true, topics: [input, scored, alerts, dlq].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+    await createTopicsAndWait(this.opts.admin, [input, scored, alerts, dlq].map((topic) => ({ topic, numPartitions: PARTITIONS })));
   }
 
   start(label: string, env: NodeJS.ProcessEnv = {}): ServiceProcess {
@@ -130,13 +131,17 @@ export class ChaosRun {
     // Reading to the high watermark under read_committed only finishes if no transaction is left open.
     const [scored, dead] = await Promise.all([readAll(kafka, this.topics.scored, 60_000), readAll(kafka, this.topics.dlq, 60_000)]);
     const outputs = new Map<string, number>();
-    const count = (source: string) => outputs.set(source, (outputs.get(source) ?? 0) + 1);
+    const where = new Map<string, string[]>();
+    const count = (source: string, at = '') => {
+      outputs.set(source, (outputs.get(source) ?? 0) + 1);
+      where.set(source, [...(where.get(source) ?? []), at]);
+    };
     let reorders = 0;
     const lastByKey = new Map<string, bigint>();
     for (const partition of [...new Set(scored.map((m) => m.partition))]) {
       for (const m of scored.filter((r) => r.partition === partition).sort((a, b) => Number(BigInt(a.offset) - BigInt(b.offset)))) {
         const source = String(m.headers?.[HEADER.source]);
-        count(source);
+        count(source, `scored/${m.partition}/${m.offset}@${m.timestamp}`);
         const key = m.key?.toString() ?? '';
         const offset = BigInt(source.split('/')[2]!);
         if ((lastByKey.get(key) ?? -1n) > offset) reorders++;
@@ -155,7 +160,10 @@ export class ChaosRun {
     for (const [source, input] of this.sent) {
       const n = outputs.get(source) ?? 0;
       if (n === 0) missing++;
-      if (n > 1) duplicated += n - 1;
+      if (n > 1) {
+        duplicated += n - 1;
+        if (duplicated <= 5) this.notes.push(`duplicate ${source} at ${where.get(source)!.join(', ')}`);
+      }
       if (input.poison) poisonExpected++;
     }
     const committedOffsetsOk = await this.committedEqualsEnd();

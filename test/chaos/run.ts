@@ -4,6 +4,7 @@
  * known keyed input over 12 partitions, injects its fault while records flow, lets the
  * system settle and verifies with an independent read_committed reader.
  */
+import '../../src/source/kafkajs-read-committed.js';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';

@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { createTopicsAndWait } from '../../src/source/topics.js';
 
 export { uniqueName, readTopic, readAll, type ReadOptions } from './read.js';
 
@@ -11,5 +12,5 @@ export function testKafka(clientId = 'streamscore-test'): Kafka {
 }
 
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })) });
+  await createTopicsAndWait(admin, topics.map((topic) => ({ topic, numPartitions })));
 }
