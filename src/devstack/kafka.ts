@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StreamscoreError } from '../errors.js';
 import { waitFor } from '../util/wait.js';
 import { ensureKafkaJars } from './jars.js';
-import { localPorts, paths } from './paths.js';
+import { localPorts, localScramUser, paths } from './paths.js';
 import { type ManagedProcess, logTail, runningPid, startDetached } from './process.js';
 
 export const kafkaProcess: ManagedProcess = { name: 'kafka', dir: paths.kafkaRun, marker: 'streamscore-dev-kafka' };
@@ -20,11 +20,15 @@ function serverProperties(dataDir: string): string {
   return `process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${localPorts.kafkaController}
-listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka},CONTROLLER://127.0.0.1:${localPorts.kafkaController}
-advertised.listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka}
+listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka},CONTROLLER://127.0.0.1:${localPorts.kafkaController},SASL_PLAINTEXT://127.0.0.1:${localPorts.kafkaScram}
+advertised.listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka},SASL_PLAINTEXT://127.0.0.1:${localPorts.kafkaScram}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# A SCRAM-SHA-512 listener, so authentication is tested against the real thing.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=${dataDir}
 num.partitions=1
 auto.create.topics.enable=false
@@ -96,6 +100,17 @@ export async function startKafka(log: (line: string) => void): Promise<{ started
   ], kafkaProcess.dir);
   log(`kafka: starting (log: ${path.relative(process.cwd(), path.join(kafkaProcess.dir, 'kafka.log'))})`);
   return { started: true };
+}
+
+/** Creates (or resets) the local SCRAM user through Kafka's own config tool. */
+export function ensureScramUser(): void {
+  const { username, password } = localScramUser;
+  const tool = spawnSync('java', [
+    '-cp', `${paths.kafkaLibs}/*`, `-Dlog4j.configuration=file:${path.join(kafkaProcess.dir, 'log4j.properties')}`, 'kafka.admin.ConfigCommand',
+    '--bootstrap-server', `127.0.0.1:${localPorts.kafka}`, '--alter', '--entity-type', 'users', '--entity-name', username,
+    '--add-config', `SCRAM-SHA-512=[iterations=4096,password=${password}]`,
+  ], { encoding: 'utf8' });
+  if (tool.status !== 0) throw new StreamscoreError('DEV_SCRAM_USER_FAILED', `creating the SCRAM user failed:\n${tool.stdout}${tool.stderr}`);
 }
 
 /** The broker is ready when it accepts connections and has logged that startup finished. */

@@ -18,11 +18,17 @@ export const paths = {
 export const localPorts = {
   kafka: 9092,
   kafkaController: 9093,
+  /** SASL_PLAINTEXT with SCRAM-SHA-512, for the security tests. */
+  kafkaScram: 9094,
   registry: 8081,
 };
 
+/** The local broker's SCRAM user (a development credential, not a secret). */
+export const localScramUser = { username: 'streamscore', password: 'streamscore-dev-secret' };
+
 export const localEndpoints = {
   kafkaBrokers: `127.0.0.1:${localPorts.kafka}`,
+  kafkaScramBrokers: `127.0.0.1:${localPorts.kafkaScram}`,
   /** Apicurio serves the Confluent Schema Registry API under this path. */
   schemaRegistryUrl: `http://127.0.0.1:${localPorts.registry}/apis/ccompat/v7`,
 };

@@ -1,5 +1,5 @@
 import { StreamscoreError } from '../errors.js';
-import { kafkaProcess, startKafka, waitForKafka } from './kafka.js';
+import { ensureScramUser, kafkaProcess, startKafka, waitForKafka } from './kafka.js';
 import { localEndpoints } from './paths.js';
 import { runningPid, stopProcess } from './process.js';
 import { registryProcess, startRegistry, waitForRegistry } from './registry.js';
@@ -46,6 +46,7 @@ export async function stackUp(log: (line: string) => void = () => {}): Promise<S
   try {
     registry = await startRegistry(log);
     await Promise.all([waitForKafka(READY_TIMEOUT_MS), waitForRegistry(READY_TIMEOUT_MS)]);
+    if (kafka.started) ensureScramUser();
   } catch (err) {
     // Leave nothing half-started behind: stop only what this call started.
     if (registry.started) await stopProcess(registryProcess);

@@ -38,6 +38,15 @@ interface Item {
   error?: StreamscoreError;
 }
 
+/** A refused login is a config problem: say so plainly, naming the user but never the password. */
+function kafkaConnectError(err: unknown, k: StreamscoreConfig['kafka']): StreamscoreError {
+  const name = (err as Error)?.name ?? '';
+  if (name === 'KafkaJSSASLAuthenticationError') {
+    return new StreamscoreError('KAFKA_AUTH_FAILED', `Kafka refused SASL login as '${k.sasl?.username}' (${k.sasl?.mechanism}) at ${k.brokers.join(',')}: check kafka.sasl.username and kafka.sasl.password`, {}, { cause: err });
+  }
+  return new StreamscoreError('KAFKA_UNREACHABLE', `cannot connect to Kafka at ${k.brokers.join(',')}: ${errorMessage(err)}`, { canRetry: true }, { cause: err });
+}
+
 export type PipelineStatus = 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
 /**
@@ -52,7 +61,7 @@ export class Pipeline {
   joined = false;
   modelLoaded = false;
   private readonly cfg: PipelineConfig;
-  private readonly log: Logger;
+  private log: Logger;
   private kafka!: Kafka;
   private admin!: Admin;
   private consumer!: Consumer;
@@ -127,8 +136,9 @@ export class Pipeline {
     await this.model.warmUp(sizes);
     this.modelLoaded = true;
     const info = this.model.info;
+    this.log = this.log.child({ model: info.name, modelVersion: info.version });
     this.deps.metrics.modelInfo.set({ pipeline: cfg.name, model: info.name, version: info.version, execution_provider: info.executionProvider }, 1);
-    this.log.info({ model: info.name, version: info.version, executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
+    this.log.info({ executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
     this.batcher = new Batcher<Item>({
       policy: { ...cfg.batching, preferredBatchSizes: [...cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
       handle: (items, waitedMs) => this.scoreBatch(items, waitedMs),
@@ -149,7 +159,7 @@ export class Pipeline {
     const k = deps.config.kafka;
     this.kafka = createKafka(k, this.log, `${k.clientId}-${cfg.name}`);
     this.admin = this.kafka.admin();
-    await this.admin.connect();
+    await this.admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
     const existing = new Set(await this.admin.listTopics());
     const needed = [...cfg.inputs, cfg.outputs.scored.topic, cfg.outputs.alerts.topic, cfg.outputs.deadLetter.topic];
     const missing = needed.filter((t) => !existing.has(t));
