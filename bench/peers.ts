@@ -1,0 +1,43 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createTopicsAndWait } from '../src/source/topics.js';
+import { repo } from '../test/support/paths.js';
+import { uniqueName } from '../test/support/read.js';
+import { PARTITIONS, countMessages } from './common.js';
+import type { Cluster } from './streamscore-runs.js';
+
+/** The Python peer's virtualenv (PyPI), made once from bench/peers/python/requirements.txt. */
+function pythonVenv(log: (l: string) => void): string {
+  const venv = repo('.cache/bench-venv');
+  const stamp = `${venv}/requirements.txt`;
+  const wanted = fs.readFileSync(repo('bench/peers/python/requirements.txt'), 'utf8');
+  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== wanted) {
+    log('  python peer: creating .cache/bench-venv (confluent-kafka, onnxruntime) from PyPI…');
+    fs.rmSync(venv, { recursive: true, force: true });
+    for (const [cmd, args] of [['python3', ['-m', 'venv', venv]], [`${venv}/bin/pip`, ['install', '-q', '-r', repo('bench/peers/python/requirements.txt')]]] as const) {
+      const r = spawnSync(cmd, [...args], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`${cmd} failed`);
+    }
+    fs.writeFileSync(stamp, wanted);
+  }
+  return `${venv}/bin/python`;
+}
+
+/**
+ * Python: confluent-kafka + onnxruntime, transactional, on the same backlog and model. Its
+ * output count is checked against the input count under read_committed.
+ */
+export async function pythonPeer(c: Cluster, input: string, count: number, log: (l: string) => void): Promise<{ perSec: number; seconds: number; outputsVerified: boolean }> {
+  const python = pythonVenv(log);
+  const base = uniqueName('bench-py');
+  const scored = `${base}.scored`;
+  const alerts = `${base}.alerts`;
+  await createTopicsAndWait(c.admin, [scored, alerts].map((topic) => ({ topic, numPartitions: PARTITIONS })));
+  const r = spawnSync(python, [repo('bench/peers/python/peer.py'), '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
+    '--group', `${base}-g`, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', String(count)], { encoding: 'utf8', timeout: 900_000 });
+  if (r.status !== 0) throw new Error(`python peer failed: ${r.stderr.slice(-2000)}`);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perSec: number; seconds: number };
+  const outputs = await countMessages(c.kafka, scored);
+  await c.admin.deleteTopics({ topics: [scored, alerts] }).catch(() => {});
+  return { ...result, outputsVerified: outputs === count };
+}

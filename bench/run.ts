@@ -1,0 +1,141 @@
+/**
+ * npm run bench [-- --quick] [-- --json FILE]
+ * One run, one local broker, one pre-produced Avro backlog over 12 partitions, one model:
+ * ceilings (ONNX Runtime alone, the Kafka pipe alone, Kafka's perf tools), streamscore
+ * (exactly-once and at-least-once maximum, latency at half that load, peak RSS, a batching
+ * sweep) and a peer written as a user would (Python: confluent-kafka + onnxruntime).
+ */
+import '../src/source/kafkajs-read-committed.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { createRegistryClient } from '../src/codec/schema-registry.js';
+import { DEFAULTS } from '../src/config/defaults.js';
+import { stackDown, stackUp } from '../src/devstack/stack.js';
+import { produceLoad } from '../src/loadgen/load-producer.js';
+import { createKafka } from '../src/source/kafka-client.js';
+import { createTopicsAndWait } from '../src/source/topics.js';
+import { uniqueName } from '../test/support/read.js';
+import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
+import { PARTITIONS, median } from './common.js';
+import { pythonPeer } from './peers.js';
+import { type Cluster, type RunSettings, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } } });
+const quick = values.quick!;
+const N = quick ? 200_000 : 500_000;
+const SWEEP_N = quick ? 60_000 : 150_000;
+const REPEATS = quick ? 1 : 3;
+const log = (l: string) => process.stderr.write(`${l}\n`);
+const began = Date.now();
+
+const stack = await stackUp((l) => log(`  ${l}`));
+const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'bench' }, pino({ level: 'error' }));
+const admin = kafka.admin();
+await admin.connect();
+const c: Cluster = { kafka, admin, registry: createRegistryClient({ url: stack.schemaRegistryUrl }), brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl };
+const results: Record<string, unknown> = { machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model ?? ''}`.trim(), quick, records: N, repeats: REPEATS, startedAt: new Date().toISOString() };
+
+async function backlog(records: number): Promise<string> {
+  const topic = uniqueName('bench-in');
+  await createTopicsAndWait(admin, [{ topic, numPartitions: PARTITIONS }]);
+  const load = await produceLoad(kafka, c.registry, { scenario: 'fraud', topic, partitions: PARTITIONS, rate: 0, count: records, format: 'avro', poisonRate: 0, seed: 11, runId: topic });
+  log(`  backlog ${topic}: ${records} Avro events in ${(load.elapsedMs / 1000).toFixed(1)} s`);
+  return topic;
+}
+
+try {
+  log(`bench (${quick ? 'quick' : 'full'}): ${N} events, ${REPEATS} repeat(s)`);
+  const input = await backlog(N);
+
+  log('ceiling: ONNX Runtime alone');
+  results.onnxRowsPerSec = await onnxCeiling([1, 64, 256, 1024], quick ? 2_000 : 6_000);
+
+  log("ceiling: Kafka's perf tools");
+  const perfTopic = uniqueName('bench-perf');
+  await createTopicsAndWait(admin, [{ topic: perfTopic, numPartitions: PARTITIONS }]);
+  results.kafkaPerfTools = kafkaPerfTools(stack.kafkaBrokers.join(','), perfTopic, N);
+
+  log('ceiling: the Kafka pipe with kafkajs (no decode, no model)');
+  results.kafkajsPipe = {
+    plain: (await kafkajsPipe(kafka, admin, input, N, false)).perSec,
+    transactional: (await kafkajsPipe(kafka, admin, input, N, true)).perSec,
+  };
+
+  const eos: RunSettings = { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5 };
+  const alo: RunSettings = { ...eos, delivery: 'at-least-once' };
+  const drains = { eos: [] as number[], alo: [] as number[], rss: [] as number[] };
+  for (let r = 0; r < REPEATS; r++) {
+    log(`streamscore: drain the backlog, exactly-once (run ${r + 1})`);
+    const e = await drainBacklog(c, input, N, eos);
+    drains.eos.push(e.perSec);
+    drains.rss.push(e.peakRssMb);
+    log(`  ${e.perSec} events/s, peak RSS ${e.peakRssMb} MB`);
+    log(`streamscore: drain the backlog, at-least-once (run ${r + 1})`);
+    const a = await drainBacklog(c, input, N, alo);
+    drains.alo.push(a.perSec);
+    drains.rss.push(a.peakRssMb);
+    log(`  ${a.perSec} events/s`);
+  }
+  const eosMax = median(drains.eos);
+  results.streamscore = { exactlyOncePerSec: eosMax, atLeastOncePerSec: median(drains.alo), peakRssMb: Math.max(...drains.rss), runs: drains };
+
+  const halfLoad = Math.round(eosMax / 2);
+  log(`streamscore: latency at half the exactly-once maximum (${halfLoad}/s offered)`);
+  results.latencyAtHalfMax = await latencyAtLoad(c, halfLoad, quick ? 8 : 20, eos);
+
+  log('streamscore: batching sweep');
+  const sweepInput = await backlog(SWEEP_N);
+  const sweep = [];
+  for (const maxBatchSize of quick ? [32, 512] : [16, 64, 256, 1024]) {
+    for (const maxQueueDelayMs of quick ? [1, 20] : [0, 5, 20]) {
+      const s: RunSettings = { delivery: 'exactly-once', maxBatchSize, maxQueueDelayMs };
+      const drain = await drainBacklog(c, sweepInput, SWEEP_N, s);
+      const lat = await latencyAtLoad(c, 2_000, quick ? 4 : 10, s);
+      sweep.push({ maxBatchSize, maxQueueDelayMs, maxPerSec: drain.perSec, p50MsAt2000: lat.p50Ms, p99MsAt2000: lat.p99Ms });
+      log(`  batch ${maxBatchSize}, delay ${maxQueueDelayMs} ms: ${drain.perSec}/s max; p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms at 2,000/s`);
+    }
+  }
+  results.sweep = sweep;
+
+  log('peer: Python (confluent-kafka + onnxruntime, transactional)');
+  const py = [];
+  for (let r = 0; r < REPEATS; r++) py.push(await pythonPeer(c, input, N, log));
+  results.peers = { python: { perSec: median(py.map((p) => p.perSec)), outputsVerified: py.every((p) => p.outputsVerified) }, java: 'not built yet: see the README' };
+
+  const pipe = results.kafkajsPipe as { plain: number; transactional: number };
+  results.ratios = {
+    streamscoreOverPython: +(eosMax / median(py.map((p) => p.perSec))).toFixed(2),
+    streamscoreOverKafkajsTransactionalPipe: +(eosMax / pipe.transactional).toFixed(2),
+    exactlyOnceOverAtLeastOnce: +(eosMax / median(drains.alo)).toFixed(2),
+  };
+  results.seconds = Math.round((Date.now() - began) / 1000);
+  await admin.deleteTopics({ topics: [input, sweepInput, perfTopic] }).catch(() => {});
+} finally {
+  await admin.disconnect();
+  await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
+}
+
+const r = results as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const rows: [string, string][] = [
+  ['ONNX Runtime alone, rows/s (batch 1 / 64 / 256 / 1024)', Object.values(r.onnxRowsPerSec).join(' / ')],
+  ["Kafka perf tools: produce / consume, records/s", `${r.kafkaPerfTools.producerPerSec} / ${r.kafkaPerfTools.consumerPerSec}`],
+  ['kafkajs pipe, no work: plain / transactional, events/s', `${r.kafkajsPipe.plain} / ${r.kafkajsPipe.transactional}`],
+  ['streamscore exactly-once, events/s', String(r.streamscore.exactlyOncePerSec)],
+  ['streamscore at-least-once, events/s', String(r.streamscore.atLeastOncePerSec)],
+  [`latency at ${r.latencyAtHalfMax.offeredPerSec}/s offered, p50 / p99 ms`, `${r.latencyAtHalfMax.p50Ms} / ${r.latencyAtHalfMax.p99Ms}`],
+  ['streamscore peak RSS, MB', String(r.streamscore.peakRssMb)],
+  ['Python peer (confluent-kafka + onnxruntime), events/s', `${r.peers.python.perSec}${r.peers.python.outputsVerified ? '' : ' (OUTPUT COUNT WRONG)'}`],
+  ['streamscore / Python peer', String(r.ratios.streamscoreOverPython)],
+  ['streamscore / kafkajs transactional pipe', String(r.ratios.streamscoreOverKafkajsTransactionalPipe)],
+  ['exactly-once / at-least-once', String(r.ratios.exactlyOnceOverAtLeastOnce)],
+];
+const table = ['| measure | value |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '',
+  '| maxBatchSize | maxQueueDelayMs | max events/s | p50 ms at 2,000/s | p99 ms at 2,000/s |', '| --- | --- | --- | --- | --- |',
+  ...r.sweep.map((s: Record<string, number>) => `| ${s.maxBatchSize} | ${s.maxQueueDelayMs} | ${s.maxPerSec} | ${s.p50MsAt2000} | ${s.p99MsAt2000} |`)].join('\n');
+process.stdout.write(`\n${r.machine}; ${N} events; ${r.seconds} s\n\n${table}\n`);
+const file = values.json ?? 'bench/results/latest.json';
+fs.mkdirSync(file.split('/').slice(0, -1).join('/') || '.', { recursive: true });
+fs.writeFileSync(file, JSON.stringify(results, null, 2));
+log(`JSON: ${file}`);
