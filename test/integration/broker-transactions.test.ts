@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka, Producer } from 'kafkajs';
-import { createTopics, readTopic, testKafka, uniqueName } from '../support/kafka.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Producer } from 'kafkajs';
+import { createTopics, kafkaForSuite, readTopic, uniqueName } from '../support/kafka.js';
 
 describe('the broker runs Kafka transactions', () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const { kafka, admin } = kafkaForSuite();
   const producers: Producer[] = [];
 
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
   afterAll(async () => {
     await Promise.all(producers.map((p) => p.disconnect()));
-    await admin.disconnect();
   });
 
   async function transactionalProducer(): Promise<Producer> {

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { Admin, Kafka } from 'kafkajs';
 import { parseConfig } from '../../src/config/load.js';
 import { Service } from '../../src/pipeline/service.js';
 import { waitFor } from '../../src/util/wait.js';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { kafkaForSuite, readTopic } from '../support/kafka.js';
 import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, type Event } from '../support/pipeline-fixtures.js';
 
 /** A logger whose lines the test can read. */
@@ -23,17 +22,7 @@ function metric(text: string, name: string, match = ''): number {
 }
 
 describe('operating it: /metrics, /readyz, /healthz, logs', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin } = kafkaForSuite();
 
   it('/readyz flips as the model loads and partitions arrive; /metrics counts what was sent; logs stay per lifecycle', async () => {
     const topics = await createFraudTopics(admin, 2);

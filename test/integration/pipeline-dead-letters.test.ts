@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka, Message } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import type { Message } from 'kafkajs';
 import { HEADER } from '../../src/sink/output-records.js';
-import { createTopics, kafkaBrokers, readTopic, testKafka, uniqueName } from '../support/kafka.js';
+import { createTopics, kafkaBrokers, kafkaForSuite, readTopic, uniqueName } from '../support/kafka.js';
 import {
   avroEncoder, createFraudTopics, decodeOutput, fraudConfig, goldenEvents, produce, repo, startService, type Event,
 } from '../support/pipeline-fixtures.js';
@@ -11,17 +11,7 @@ import { parseConfig } from '../../src/config/load.js';
 const header = (m: { headers?: Record<string, unknown> }, name: string) => String(m.headers?.[name] ?? '');
 
 describe('bad input goes to the dead-letter topic with its reason; nothing else is lost', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin } = kafkaForSuite();
 
   it('avro: bad magic byte, unknown schema id, truncated body, JSON garbage, NaN feature, incompatible writer schema', async () => {
     const topics = await createFraudTopics(admin, 2);

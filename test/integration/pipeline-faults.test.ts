@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Admin } from 'kafkajs';
 import { waitFor } from '../../src/util/wait.js';
-import { readAll, readTopic, testKafka } from '../support/kafka.js';
+import { kafkaForSuite, readAll, readTopic } from '../support/kafka.js';
 import {
   avroEncoder, createFraudTopics, decodeOutput, fraudConfig, goldenEvents, produce, repo, startService, type Event, type FraudTopics,
 } from '../support/pipeline-fixtures.js';
@@ -19,18 +19,11 @@ function transactionIds(messages: Awaited<ReturnType<typeof readAll>>): string[]
 }
 
 describe('exactly once through faults', () => {
-  let kafka: Kafka;
-  let admin: Admin;
+  const { kafka, admin } = kafkaForSuite();
   const processes: ServiceProcess[] = [];
 
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.kill()));
-    await admin.disconnect();
   });
 
   async function events(t: FraudTopics, n: number) {

@@ -1,23 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Admin, Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { HEADER } from '../../src/sink/output-records.js';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { kafkaForSuite, readTopic } from '../support/kafka.js';
 import {
   avroEncoder, createFraudTopics, decodeOutput, fraudConfig, goldenEvents, produce, referenceFraudScores, repo, startService, type Event,
 } from '../support/pipeline-fixtures.js';
 
 describe('the scorer, end to end on the real broker', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin } = kafkaForSuite();
 
   for (const delivery of ['exactly-once', 'at-least-once'] as const) {
     it(`${delivery}: N records in, exactly N scored out, each equal to the model run directly`, async () => {

@@ -1,13 +1,12 @@
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { Admin, Kafka } from 'kafkajs';
 import { parseConfig } from '../../src/config/load.js';
 import type { StreamscoreError } from '../../src/errors.js';
 import { Service } from '../../src/pipeline/service.js';
 import { waitFor } from '../../src/util/wait.js';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { kafkaForSuite, readTopic } from '../support/kafka.js';
 import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, type Event, type FraudTopics } from '../support/pipeline-fixtures.js';
 
 const scram = inject('scram');
@@ -28,17 +27,7 @@ function capture() {
 }
 
 describe.skipIf(!scram)('SASL SCRAM-SHA-512 to Kafka', () => {
-  let kafka: Kafka;
-  let admin: Admin;
-
-  beforeAll(async () => {
-    kafka = testKafka();
-    admin = kafka.admin();
-    await admin.connect();
-  });
-  afterAll(async () => {
-    await admin.disconnect();
-  });
+  const { kafka, admin } = kafkaForSuite();
 
   it('a wrong password fails at start with a clear, coded error that never shows the password', async () => {
     const topics = await createFraudTopics(admin, 1);

@@ -1,4 +1,4 @@
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { createTopicsAndWait } from '../../src/source/topics.js';
 
@@ -13,4 +13,13 @@ export function testKafka(clientId = 'streamscore-test'): Kafka {
 
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 1): Promise<void> {
   await createTopicsAndWait(admin, topics.map((topic) => ({ topic, numPartitions })));
+}
+
+/** A client and a connected admin for one describe block (connected before, closed after). */
+export function kafkaForSuite(): { kafka: Kafka; admin: Admin } {
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  beforeAll(() => admin.connect());
+  afterAll(() => admin.disconnect());
+  return { kafka, admin };
 }
