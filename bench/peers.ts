@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { createTopicsAndWait } from '../src/source/topics.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
+import { paths } from '../src/devstack/paths.js';
 import { PARTITIONS, countMessages } from './common.js';
 import type { Cluster } from './streamscore-runs.js';
 
@@ -36,6 +37,36 @@ export async function pythonPeer(c: Cluster, input: string, count: number, log: 
   const r = spawnSync(python, [repo('bench/peers/python/peer.py'), '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
     '--group', `${base}-g`, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', String(count)], { encoding: 'utf8', timeout: 900_000 });
   if (r.status !== 0) throw new Error(`python peer failed: ${r.stderr.slice(-2000)}`);
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perSec: number; seconds: number };
+  const outputs = await countMessages(c.kafka, scored);
+  await c.admin.deleteTopics({ topics: [scored, alerts] }).catch(() => {});
+  return { ...result, outputsVerified: outputs === count };
+}
+
+/** The Java peer, built with Maven into .cache/bench-java (once per pom change). */
+function javaPeerClasspath(log: (l: string) => void): string {
+  const dir = repo('.cache/bench-java');
+  const stamp = `${dir}/.stamp`;
+  const wanted = fs.readFileSync(repo('bench/peers/java/pom.xml'), 'utf8') + fs.readFileSync(repo('bench/peers/java/src/main/java/bench/Peer.java'), 'utf8');
+  if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== wanted) {
+    log('  java peer: building with Maven (kafka-clients, onnxruntime, avro from Central)…');
+    const r = spawnSync('mvn', ['-q', '-B', '-s', paths.mavenSettings, '-f', repo('bench/peers/java/pom.xml'), 'package', `-DbuildDir=${dir}`], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('building the Java peer failed');
+    fs.writeFileSync(stamp, wanted);
+  }
+  return `${dir}/classes:${dir}/lib/*`;
+}
+
+/** Java: Kafka's clients + ONNX Runtime for Java + Apache Avro, transactional, same backlog and model. */
+export async function javaPeer(c: Cluster, input: string, count: number, log: (l: string) => void): Promise<{ perSec: number; seconds: number; outputsVerified: boolean }> {
+  const classpath = javaPeerClasspath(log);
+  const base = uniqueName('bench-java');
+  const scored = `${base}.scored`;
+  const alerts = `${base}.alerts`;
+  await createTopicsAndWait(c.admin, [scored, alerts].map((topic) => ({ topic, numPartitions: PARTITIONS })));
+  const r = spawnSync('java', ['-Xmx1g', '-cp', classpath, 'bench.Peer', '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
+    '--group', `${base}-g`, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', String(count)], { encoding: 'utf8', timeout: 900_000 });
+  if (r.status !== 0) throw new Error(`java peer failed: ${r.stderr.slice(-2000)}`);
   const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perSec: number; seconds: number };
   const outputs = await countMessages(c.kafka, scored);
   await c.admin.deleteTopics({ topics: [scored, alerts] }).catch(() => {});

@@ -19,7 +19,7 @@ import { createTopicsAndWait } from '../src/source/topics.js';
 import { uniqueName } from '../test/support/read.js';
 import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
 import { PARTITIONS, median } from './common.js';
-import { pythonPeer } from './peers.js';
+import { javaPeer, pythonPeer } from './peers.js';
 import { type Cluster, type RunSettings, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } } });
@@ -102,11 +102,18 @@ try {
   log('peer: Python (confluent-kafka + onnxruntime, transactional)');
   const py = [];
   for (let r = 0; r < REPEATS; r++) py.push(await pythonPeer(c, input, N, log));
-  results.peers = { python: { perSec: median(py.map((p) => p.perSec)), outputsVerified: py.every((p) => p.outputsVerified) }, java: 'not built yet: see the README' };
+  log('peer: Java (kafka-clients + ONNX Runtime for Java + Avro, transactional)');
+  const java = [];
+  for (let r = 0; r < REPEATS; r++) java.push(await javaPeer(c, input, N, log));
+  results.peers = {
+    python: { perSec: median(py.map((p) => p.perSec)), outputsVerified: py.every((p) => p.outputsVerified) },
+    java: { perSec: median(java.map((p) => p.perSec)), outputsVerified: java.every((p) => p.outputsVerified) },
+  };
 
   const pipe = results.kafkajsPipe as { plain: number; transactional: number };
   results.ratios = {
     streamscoreOverPython: +(eosMax / median(py.map((p) => p.perSec))).toFixed(2),
+    streamscoreOverJava: +(eosMax / median(java.map((p) => p.perSec))).toFixed(2),
     streamscoreOverKafkajsTransactionalPipe: +(eosMax / pipe.transactional).toFixed(2),
     exactlyOnceOverAtLeastOnce: +(eosMax / median(drains.alo)).toFixed(2),
   };
@@ -127,7 +134,9 @@ const rows: [string, string][] = [
   [`latency at ${r.latencyAtHalfMax.offeredPerSec}/s offered, p50 / p99 ms`, `${r.latencyAtHalfMax.p50Ms} / ${r.latencyAtHalfMax.p99Ms}`],
   ['streamscore peak RSS, MB', String(r.streamscore.peakRssMb)],
   ['Python peer (confluent-kafka + onnxruntime), events/s', `${r.peers.python.perSec}${r.peers.python.outputsVerified ? '' : ' (OUTPUT COUNT WRONG)'}`],
+  ['Java peer (kafka-clients + ONNX Runtime + Avro), events/s', `${r.peers.java.perSec}${r.peers.java.outputsVerified ? '' : ' (OUTPUT COUNT WRONG)'}`],
   ['streamscore / Python peer', String(r.ratios.streamscoreOverPython)],
+  ['streamscore / Java peer', String(r.ratios.streamscoreOverJava)],
   ['streamscore / kafkajs transactional pipe', String(r.ratios.streamscoreOverKafkajsTransactionalPipe)],
   ['exactly-once / at-least-once', String(r.ratios.exactlyOnceOverAtLeastOnce)],
 ];

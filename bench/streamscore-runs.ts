@@ -79,6 +79,9 @@ export async function latencyAtLoad(c: Cluster, rate: number, seconds: number, s
   const observer = new OutputObserver(c.kafka, sent, { scored: [out.scored], alerts: [out.alerts], dlq: [out.dlq] });
   try {
     await service.waitForLog('running', 120_000);
+    // Warm-up: every partition's producer is fenced in and its offsets read before timing starts.
+    await produceLoad(c.kafka, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: PARTITIONS * 50, format: 'avro', poisonRate: 0, seed: 2, runId: `${input}-warm` });
+    await groupCaughtUp(c.admin, `${input}-g`, input, 120_000);
     await observer.start();
     const count = Math.round(rate * seconds);
     const load = await produceLoad(c.kafka, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate, count, format: 'avro', poisonRate: 0, seed: 3, runId: input, sent });

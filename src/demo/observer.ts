@@ -86,7 +86,8 @@ export class OutputObserver {
       else if (!input.poison) fresh.push(Math.max(0, this.receivedAt.get(source)! - input.sentAtMs));
     }
     this.pendingLatency = waiting;
-    this.latencies.push(...fresh);
+    // A loop, not push(...fresh): spreading 100k+ arguments overflows the stack.
+    for (const ms of fresh) this.latencies.push(ms);
     return fresh;
   }
 

@@ -1,7 +1,7 @@
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Batcher } from '../batching/batcher.js';
 import { AvroInputCodec, AvroOutputEncoder } from '../codec/avro-codec.js';
-import type { DecodedRecord, InputCodec, OutputEncoder } from '../codec/codec.js';
+import type { InputCodec, OutputEncoder } from '../codec/codec.js';
 import { JsonInputCodec, JsonOutputEncoder } from '../codec/json-codec.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
@@ -11,10 +11,11 @@ import { OnnxModel } from '../inference/model.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { OutputRecords, type SourceRef, deadLetterMessage, unfillableOutputFields } from '../sink/output-records.js';
-import { PartitionSink, type ScoredChunk } from '../sink/partition-sink.js';
+import { OutputRecords, unfillableOutputFields } from '../sink/output-records.js';
+import { PartitionSink } from '../sink/partition-sink.js';
 import { createKafka } from '../source/kafka-client.js';
 import { withHeartbeats } from '../source/heartbeats.js';
+import { BatchScorer, type WorkItem } from './batch-scorer.js';
 
 export interface PipelineDeps {
   config: StreamscoreConfig;
@@ -26,17 +27,6 @@ export interface PipelineDeps {
   registry?: SchemaRegistryClient;
 }
 
-interface Item {
-  sink: PartitionSink;
-  generation: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: IHeaders | undefined;
-  timestampMs: number;
-  record?: DecodedRecord;
-  error?: StreamscoreError;
-}
 
 /** A refused login is a config problem: say so plainly, naming the user but never the password. */
 function kafkaConnectError(err: unknown, k: StreamscoreConfig['kafka']): StreamscoreError {
@@ -68,11 +58,8 @@ export class Pipeline {
   private sharedProducer: Producer | undefined;
   private codec!: InputCodec;
   private model!: OnnxModel;
-  private mapper!: FeatureMapper;
-  private scoredOut!: OutputRecords;
-  private alertOut!: OutputRecords;
-  private threshold = 0;
-  private batcher!: Batcher<Item>;
+  private scorer!: BatchScorer;
+  private batcher!: Batcher<WorkItem>;
   private readonly sinks = new Map<string, PartitionSink>();
   private readonly paused = new Map<string, { topic: string; partition: number }>();
   private scoring = 0;
@@ -119,10 +106,9 @@ export class Pipeline {
       this.codec = new JsonInputCodec();
     }
     this.model = await OnnxModel.load(cfg.model, this.log);
-    this.mapper = FeatureMapper.build(this.model.info.featureNames, cfg.features, this.codec, cfg.name);
+    const mapper = FeatureMapper.build(this.model.info.featureNames, cfg.features, this.codec, cfg.name);
     const threshold = cfg.outputs.alerts.threshold ?? this.model.info.threshold;
     if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': set outputs.alerts.threshold (the model declares no alert_threshold)`);
-    this.threshold = threshold;
     const scoredEncoder = await this.encoder(cfg.outputs.scored.topic, cfg.outputs.scored.schema);
     const alertEncoder = await this.encoder(cfg.outputs.alerts.topic, cfg.outputs.alerts.schema);
     const unfillable = [
@@ -130,8 +116,8 @@ export class Pipeline {
       ...unfillableOutputFields(alertEncoder, this.codec).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
     ];
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
-    this.scoredOut = new OutputRecords(scoredEncoder, this.model.info);
-    this.alertOut = new OutputRecords(alertEncoder, this.model.info);
+    const scoredOut = new OutputRecords(scoredEncoder, this.model.info);
+    const alertOut = new OutputRecords(alertEncoder, this.model.info);
     const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
     await this.model.warmUp(sizes);
     this.modelLoaded = true;
@@ -139,7 +125,11 @@ export class Pipeline {
     this.log = this.log.child({ model: info.name, modelVersion: info.version });
     this.deps.metrics.modelInfo.set({ pipeline: cfg.name, model: info.name, version: info.version, execution_provider: info.executionProvider }, 1);
     this.log.info({ executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
-    this.batcher = new Batcher<Item>({
+    this.scorer = new BatchScorer({
+      pipeline: cfg.name, mapper, model: this.model, scoredOut, alertOut, threshold, outputs: cfg.outputs,
+      maxBatchSize: cfg.batching.maxBatchSize, metrics: deps.metrics, clock: deps.clock, logger: this.log,
+    });
+    this.batcher = new Batcher<WorkItem>({
       policy: { ...cfg.batching, preferredBatchSizes: [...cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
       handle: (items, waitedMs) => this.scoreBatch(items, waitedMs),
       clock: deps.clock,
@@ -285,7 +275,7 @@ export class Pipeline {
     }
     // A rewind or revocation while decoding makes these records stale.
     if (sink.generation !== generation || sink.state !== 'ready' || this.status !== 'running') return;
-    const items: Item[] = fresher.map((m, i) => {
+    const items: WorkItem[] = fresher.map((m, i) => {
       const d = decoded[i]!;
       return {
         sink, generation, offset: m.offset, key: m.key, value: m.value, headers: m.headers, timestampMs: Number(m.timestamp),
@@ -323,90 +313,16 @@ export class Pipeline {
     this.deps.metrics.pausedPartitions.set({ pipeline: this.cfg.name }, 0);
   }
 
-  private async scoreBatch(items: Item[], waitedMs: number): Promise<void> {
+  private async scoreBatch(items: WorkItem[], waitedMs: number): Promise<void> {
     this.scoring += items.length;
     try {
-      await this.scoreAndSubmit(items, waitedMs);
+      for (const [sink, chunk] of await this.scorer.score(items, waitedMs)) sink.submit(chunk);
     } catch (err) {
       // Never expected; if it happens the partitions involved start again from their commits.
       this.log.error({ err }, 'scoring a batch failed; rewinding its partitions');
       for (const sink of new Set(items.map((i) => i.sink))) sink.rewind();
     } finally {
       this.scoring -= items.length;
-    }
-  }
-
-  private async scoreAndSubmit(items: Item[], waitedMs: number): Promise<void> {
-    const { metrics, clock } = this.deps;
-    const name = this.cfg.name;
-    const width = this.mapper.width;
-    const matrix = new Float32Array(items.length * width);
-    const rowOf = new Int32Array(items.length).fill(-1);
-    let rows = 0;
-    items.forEach((item, i) => {
-      if (!item.record) return;
-      const err = this.mapper.fill(item.record, matrix, rows);
-      if (err) item.error = err;
-      else rowOf[i] = rows++;
-    });
-    let scores: Float32Array | undefined;
-    if (rows > 0) {
-      const started = performance.now();
-      scores = await this.infer(matrix, rows);
-      metrics.inferenceMs.observe({ pipeline: name }, performance.now() - started);
-      metrics.batchSize.observe({ pipeline: name }, rows);
-      metrics.batchFillRatio.observe({ pipeline: name }, rows / this.cfg.batching.maxBatchSize);
-      metrics.queueWaitMs.observe({ pipeline: name }, waitedMs);
-    }
-    const now = clock.now();
-    const chunks = new Map<PartitionSink, ScoredChunk & { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[] }>();
-    const outputs = this.cfg.outputs;
-    items.forEach((item, i) => {
-      if (item.generation !== item.sink.generation) return;
-      let chunk = chunks.get(item.sink);
-      if (!chunk) {
-        chunk = { generation: item.generation, lastOffset: 0n, messages: [], records: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [] };
-        chunks.set(item.sink, chunk);
-      }
-      const source: SourceRef = { topic: item.sink.topic, partition: item.sink.partition, offset: item.offset };
-      const row = rowOf[i]!;
-      if (row >= 0 && scores) {
-        const score = scores[row]!;
-        chunk.messages.push({ topic: outputs.scored.topic, message: this.scoredOut.message(item.record!, item.key, score, this.threshold, source, now) });
-        chunk.scored++;
-        if (score >= this.threshold) {
-          chunk.messages.push({ topic: outputs.alerts.topic, message: this.alertOut.message(item.record!, item.key, score, this.threshold, source, now) });
-          chunk.alerts++;
-        }
-      } else {
-        const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record', { deadLetter: true });
-        chunk.messages.push({ topic: outputs.deadLetter.topic, message: deadLetterMessage(name, item.key, item.value, item.headers, error, source) });
-        chunk.dead.set(error.code, (chunk.dead.get(error.code) ?? 0) + 1);
-      }
-      chunk.records++;
-      chunk.eventTimes.push(item.timestampMs);
-      chunk.lastOffset = BigInt(item.offset);
-    });
-    for (const [sink, chunk] of chunks) {
-      chunk.onCommitted = (committedAtMs) => {
-        metrics.scored.inc({ pipeline: name }, chunk.scored);
-        if (chunk.alerts) metrics.alerts.inc({ pipeline: name }, chunk.alerts);
-        for (const [code, n] of chunk.dead) metrics.deadLettered.inc({ pipeline: name, code }, n);
-        for (const t of chunk.eventTimes) metrics.endToEndMs.observe({ pipeline: name }, committedAtMs - t);
-      };
-      sink.submit(chunk);
-    }
-  }
-
-  /** One retry, then the batch's records are dead-lettered rather than blocking the stream. */
-  private async infer(matrix: Float32Array, rows: number): Promise<Float32Array | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.model.run(matrix, rows);
-      } catch (err) {
-        this.log.error({ err: errorMessage(err), rows, attempt }, 'inference failed');
-        if (attempt >= 2) return undefined;
-      }
     }
   }
 
