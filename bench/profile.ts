@@ -1,0 +1,84 @@
+/**
+ * npm run bench:profile — where streamscore's time goes at full speed: drains a 200,000-event
+ * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
+ */
+import '../src/source/kafkajs-read-committed.js';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { createRegistryClient } from '../src/codec/schema-registry.js';
+import { DEFAULTS } from '../src/config/defaults.js';
+import { stackDown, stackUp } from '../src/devstack/stack.js';
+import { produceLoad } from '../src/loadgen/load-producer.js';
+import { createKafka } from '../src/source/kafka-client.js';
+import { createTopicsAndWait } from '../src/source/topics.js';
+import { waitFor } from '../src/util/wait.js';
+import { repo } from '../test/support/paths.js';
+import { uniqueName } from '../test/support/read.js';
+import { PARTITIONS, groupCaughtUp } from './common.js';
+
+const N = 200_000;
+/** Which stage a profiled function belongs to, by the file it lives in. */
+const STAGES: [RegExp, string][] = [
+  [/node_modules\/kafkajs\/src\/(protocol\/recordBatch|protocol\/message|protocol\/decoder|protocol\/encoder|protocol\/crc32)/, 'kafkajs: record (de)serialisation'],
+  [/node_modules\/kafkajs/, 'kafkajs: client (network, fetch, produce, bookkeeping)'],
+  [/node_modules\/avsc/, 'avsc: Avro decode/encode'],
+  [/node_modules\/onnxruntime/, 'onnxruntime-node'],
+  [/node_modules\/prom-client/, 'prom-client'],
+  [/node_modules\/pino|thread-stream/, 'logging'],
+  [/src\/(codec|inference\/features)/, 'streamscore: decode + features'],
+  [/src\/(sink|pipeline|batching|source)/, 'streamscore: batching, outputs, sinks'],
+  [/\(garbage collector\)/, 'garbage collection'],
+  [/\(idle\)|\(program\)/, 'idle / native (incl. ONNX Runtime threads)'],
+];
+
+const stack = await stackUp(() => {});
+const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'profile' }, pino({ level: 'error' }));
+const admin = kafka.admin();
+await admin.connect();
+const registry = createRegistryClient({ url: stack.schemaRegistryUrl });
+const input = uniqueName('profile-in');
+const out = { scored: `${input}.scored`, alerts: `${input}.alerts`, dlq: `${input}.dlq` };
+await createTopicsAndWait(admin, [input, ...Object.values(out)].map((topic) => ({ topic, numPartitions: PARTITIONS })));
+await produceLoad(kafka, registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: N, format: 'avro', poisonRate: 0, seed: 5, runId: input });
+const dir = repo('.run/profile');
+fs.rmSync(dir, { recursive: true, force: true });
+fs.mkdirSync(dir, { recursive: true });
+const configFile = path.join(dir, 'config.json');
+fs.writeFileSync(configFile, JSON.stringify({
+  kafka: { brokers: stack.kafkaBrokers }, schemaRegistry: { url: stack.schemaRegistryUrl }, http: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' },
+  pipelines: [{ name: 'fraud', inputs: [input], groupId: `${input}-g`, codec: 'avro', readerSchema: repo('schemas/card-transaction.avsc'), model: { path: repo('models/fraud.onnx') },
+    features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
+    outputs: { scored: { topic: out.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: out.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: out.dlq } } }],
+}));
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', configFile], { stdio: 'inherit' });
+const started = Date.now();
+await groupCaughtUp(admin, `${input}-g`, input, 600_000);
+const seconds = (Date.now() - started) / 1000;
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+await waitFor(() => fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), { timeoutMs: 10_000, what: 'the CPU profile' });
+await admin.deleteTopics({ topics: [input, ...Object.values(out)] }).catch(() => {});
+await admin.disconnect();
+await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
+
+interface Node { id: number; callFrame: { functionName: string; url: string }; }
+const profile = JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const stageMs = new Map<string, number>();
+const fnMs = new Map<string, number>();
+profile.samples.forEach((id, i) => {
+  const frame = byId.get(id)!.callFrame;
+  const where = `${frame.url} ${frame.functionName}`;
+  const stage = STAGES.find(([re]) => re.test(where))?.[1] ?? (frame.url.includes('node:') || frame.url === '' ? 'node internals' : 'other');
+  const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+  stageMs.set(stage, (stageMs.get(stage) ?? 0) + ms);
+  const fn = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/.*node_modules\//, '').replace(/.*\/src\//, 'src/')}`;
+  fnMs.set(fn, (fnMs.get(fn) ?? 0) + ms);
+});
+const total = [...stageMs.values()].reduce((a, b) => a + b, 0);
+process.stdout.write(`drained ${N} events in ${seconds.toFixed(1)} s (${Math.round(N / seconds)}/s) under the profiler\n\n| stage | share of main-thread time |\n| --- | --- |\n`);
+for (const [stage, ms] of [...stageMs].sort((a, b) => b[1] - a[1])) process.stdout.write(`| ${stage} | ${((ms / total) * 100).toFixed(1)} % |\n`);
+process.stdout.write('\ntop functions by self time:\n');
+for (const [fn, ms] of [...fnMs].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${((ms / total) * 100).toFixed(1).padStart(5)} %  ${fn}\n`);
