@@ -43,7 +43,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // `run` has closed everything it opened; a socket a client library still holds must not
+    // keep a stopped service alive.
+    if (process.argv[2] === 'run') process.exit(code);
+  },
   (err: unknown) => {
     const code = isStreamscoreError(err) ? `${err.code}: ` : '';
     process.stderr.write(`streamscore: ${code}${errorMessage(err)}\n`);

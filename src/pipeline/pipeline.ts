@@ -61,6 +61,10 @@ export class Pipeline {
   private scorer!: BatchScorer;
   private batcher!: Batcher<WorkItem>;
   private readonly sinks = new Map<string, PartitionSink>();
+  /** Each sink's start (fence, then read the committed offset). */
+  private readonly starting = new Map<PartitionSink, Promise<void>>();
+  /** Started sinks whose first batch has not come yet. */
+  private readonly untouched = new Set<PartitionSink>();
   private readonly paused = new Map<string, { topic: string; partition: number }>();
   private scoring = 0;
   private activeBatches = 0;
@@ -188,19 +192,24 @@ export class Pipeline {
       this.batcher.discard((item) => item.sink === sink);
       void sink.close();
     }
+    // A group can hand partitions to a member that is already stopping; those are left alone.
+    if (this.status === 'running') {
+      for (const [topic, partitions] of Object.entries(assignment)) {
+        for (const partition of partitions) if (!this.sinks.has(this.key(topic, partition))) this.openSink(topic, partition);
+      }
+    }
     this.assignedPartitions = assigned.size;
     this.deps.metrics.assignedPartitions.set({ pipeline: this.cfg.name }, assigned.size);
     this.log.info({ partitions: [...assigned] }, 'partitions assigned');
   }
 
-  private async sinkFor(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<{ sink: PartitionSink; fresh: boolean }> {
+  /**
+   * Creates the sink of a partition and starts fencing + reading its committed offset at
+   * once. Opened for every partition as soon as it is assigned, so the producers of a fresh
+   * assignment initialise in parallel rather than one per fetched batch.
+   */
+  private openSink(topic: string, partition: number): PartitionSink {
     const key = this.key(topic, partition);
-    const existing = this.sinks.get(key);
-    if (existing?.state === 'ready') return { sink: existing, fresh: false };
-    if (existing) {
-      this.batcher.discard((item) => item.sink === existing);
-      void existing.close();
-    }
     const sink = new PartitionSink({
       kafka: this.kafka,
       admin: this.admin,
@@ -223,14 +232,30 @@ export class Pipeline {
       },
     });
     this.sinks.set(key, sink);
-    try {
-      await withHeartbeats(sink.start(), heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
-    } catch (err) {
-      this.sinks.delete(key);
+    const started = sink.start().then(
+      () => { this.untouched.add(sink); },
+      (err: unknown) => {
+        if (this.sinks.get(key) === sink) this.sinks.delete(key);
+        void sink.close();
+        throw err;
+      },
+    );
+    started.catch(() => {}); // the batch that needs this sink sees the failure
+    this.starting.set(sink, started);
+    return sink;
+  }
+
+  /** The ready sink of a partition; `fresh` on the first batch after it started. */
+  private async sinkFor(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<{ sink: PartitionSink; fresh: boolean }> {
+    let sink = this.sinks.get(this.key(topic, partition));
+    if (sink && (sink.state === 'fenced' || sink.state === 'closed')) {
+      this.batcher.discard((item) => item.sink === sink);
       void sink.close();
-      throw err;
+      sink = undefined;
     }
-    return { sink, fresh: true };
+    sink ??= this.openSink(topic, partition);
+    await withHeartbeats(this.starting.get(sink)!, heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
+    return { sink, fresh: this.untouched.delete(sink) };
   }
 
   private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
