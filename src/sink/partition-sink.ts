@@ -114,6 +114,11 @@ export class PartitionSink {
     const [topicOffsets] = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] });
     const entry = topicOffsets?.partitions.find((p) => p.partition === this.opts.partition);
     this.committedOffset = BigInt(entry?.offset ?? '-1');
+    // Revoked while starting: close() has run, so the producer made here is released here.
+    if (this.state === 'closed') {
+      if (this.opts.delivery === 'exactly-once') await this.producer?.disconnect().catch(() => {});
+      return this.committedOffset;
+    }
     this.state = 'ready';
     return this.committedOffset;
   }

@@ -68,3 +68,31 @@ describe('PartitionSink', () => {
     expect(sends).toEqual([20]);
   });
 });
+
+describe('PartitionSink start racing a revocation', () => {
+  it('a sink closed while it was starting stays closed and releases the producer it made', async () => {
+    let releaseOffsets!: () => void;
+    const offsetsHeld = new Promise<void>((r) => { releaseOffsets = r; });
+    let disconnects = 0;
+    const producer = {
+      connect: async () => {},
+      transaction: async () => ({ abort: async () => {} }),
+      disconnect: async () => { disconnects++; },
+    };
+    const sink = new PartitionSink({
+      kafka: { producer: () => producer } as unknown as Kafka,
+      admin: { fetchOffsets: async () => { await offsetsHeld; return [{ topic: 'in', partitions: [{ partition: 0, offset: '3' }] }]; } } as unknown as Admin,
+      groupId: 'g', topic: 'in', partition: 0, delivery: 'exactly-once', transactionTimeoutMs: 60_000,
+      commitOffset: async () => {}, rewind: () => {}, logger: pino({ level: 'silent' }), onTransaction: () => {},
+    });
+    const starting = sink.start();
+    await new Promise((r) => setImmediate(r));
+    await sink.close();
+    releaseOffsets();
+    await starting;
+    expect(sink.state).toBe('closed');
+    expect(disconnects).toBeGreaterThanOrEqual(1);
+    sink.submit(chunk(sink.generation, 4, 10));
+    expect(sink.pendingRecords).toBe(0);
+  });
+});
