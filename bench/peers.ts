@@ -24,23 +24,24 @@ function pythonVenv(log: (l: string) => void): string {
   return `${venv}/bin/python`;
 }
 
-/**
- * Python: confluent-kafka + onnxruntime, transactional, on the same backlog and model. Its
- * output count is checked against the input count under read_committed.
- */
-export async function pythonPeer(c: Cluster, input: string, count: number, log: (l: string) => void): Promise<{ perSec: number; seconds: number; outputsVerified: boolean }> {
-  const python = pythonVenv(log);
-  const base = uniqueName('bench-py');
+/** Runs one peer over the backlog into fresh output topics, and checks its output count. */
+async function runPeer(c: Cluster, input: string, count: number, name: string, command: string, args: string[]): Promise<{ perSec: number; seconds: number; outputsVerified: boolean }> {
+  const base = uniqueName(`bench-${name}`);
   const scored = `${base}.scored`;
   const alerts = `${base}.alerts`;
   await createTopicsAndWait(c.admin, [scored, alerts].map((topic) => ({ topic, numPartitions: PARTITIONS })));
-  const r = spawnSync(python, [repo('bench/peers/python/peer.py'), '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
+  const r = spawnSync(command, [...args, '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
     '--group', `${base}-g`, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', String(count)], { encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`python peer failed: ${r.stderr.slice(-2000)}`);
+  if (r.status !== 0) throw new Error(`${name} peer failed: ${r.stderr.slice(-2000)}`);
   const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perSec: number; seconds: number };
   const outputs = await countMessages(c.kafka, scored);
   await c.admin.deleteTopics({ topics: [scored, alerts] }).catch(() => {});
   return { ...result, outputsVerified: outputs === count };
+}
+
+/** Python: confluent-kafka + onnxruntime, transactional, on the same backlog and model. */
+export function pythonPeer(c: Cluster, input: string, count: number, log: (l: string) => void) {
+  return runPeer(c, input, count, 'python', pythonVenv(log), [repo('bench/peers/python/peer.py')]);
 }
 
 /** The Java peer, built with Maven into .cache/bench-java (once per pom change). */
@@ -58,17 +59,6 @@ function javaPeerClasspath(log: (l: string) => void): string {
 }
 
 /** Java: Kafka's clients + ONNX Runtime for Java + Apache Avro, transactional, same backlog and model. */
-export async function javaPeer(c: Cluster, input: string, count: number, log: (l: string) => void): Promise<{ perSec: number; seconds: number; outputsVerified: boolean }> {
-  const classpath = javaPeerClasspath(log);
-  const base = uniqueName('bench-java');
-  const scored = `${base}.scored`;
-  const alerts = `${base}.alerts`;
-  await createTopicsAndWait(c.admin, [scored, alerts].map((topic) => ({ topic, numPartitions: PARTITIONS })));
-  const r = spawnSync('java', ['-Xmx1g', '-cp', classpath, 'bench.Peer', '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', input, '--scored', scored, '--alerts', alerts,
-    '--group', `${base}-g`, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', String(count)], { encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`java peer failed: ${r.stderr.slice(-2000)}`);
-  const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as { perSec: number; seconds: number };
-  const outputs = await countMessages(c.kafka, scored);
-  await c.admin.deleteTopics({ topics: [scored, alerts] }).catch(() => {});
-  return { ...result, outputsVerified: outputs === count };
+export function javaPeer(c: Cluster, input: string, count: number, log: (l: string) => void) {
+  return runPeer(c, input, count, 'java', 'java', ['-Xmx1g', '-cp', javaPeerClasspath(log), 'bench.Peer']);
 }

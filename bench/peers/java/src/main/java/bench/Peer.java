@@ -91,8 +91,6 @@ public final class Peer {
       consumer.subscribe(List.of(a.get("input")));
       long done = 0;
       long started = 0;
-      ByteArrayOutputStream buffer = new ByteArrayOutputStream();
-      BinaryEncoder encoder = null;
       while (done < expect) {
         ConsumerRecords<byte[], byte[]> polled = consumer.poll(Duration.ofMillis(500));
         if (polled.isEmpty()) continue;
@@ -130,21 +128,9 @@ public final class Peer {
           GenericRecord e = events.get(i);
           ConsumerRecord<byte[], byte[]> r = records.get(i);
           boolean alert = scores[i] >= threshold;
-          GenericRecord out = output(scoredSchema, e, r, scores[i], alert, threshold, now);
-          buffer.reset();
-          buffer.write(scoredHeader);
-          encoder = EncoderFactory.get().binaryEncoder(buffer, encoder);
-          scoredWriter.write(out, encoder);
-          encoder.flush();
-          producer.send(new ProducerRecord<>(a.get("scored"), r.key(), buffer.toByteArray()));
+          producer.send(new ProducerRecord<>(a.get("scored"), r.key(), wire(scoredHeader, scoredWriter, output(scoredSchema, e, r, scores[i], alert, threshold, now))));
           if (alert) {
-            GenericRecord al = output(alertSchema, e, r, scores[i], true, threshold, now);
-            buffer.reset();
-            buffer.write(alertHeader);
-            encoder = EncoderFactory.get().binaryEncoder(buffer, encoder);
-            alertWriter.write(al, encoder);
-            encoder.flush();
-            producer.send(new ProducerRecord<>(a.get("alerts"), r.key(), buffer.toByteArray()));
+            producer.send(new ProducerRecord<>(a.get("alerts"), r.key(), wire(alertHeader, alertWriter, output(alertSchema, e, r, scores[i], true, threshold, now))));
           }
         }
         producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata());
@@ -175,6 +161,16 @@ public final class Peer {
     out.put("source", source);
     out.put("scoredAt", now);
     return out;
+  }
+
+  /** Confluent wire format: magic byte, schema id, Avro body. */
+  private static byte[] wire(byte[] header, GenericDatumWriter<GenericRecord> writer, GenericRecord record) throws java.io.IOException {
+    ByteArrayOutputStream buffer = new ByteArrayOutputStream(256);
+    buffer.write(header);
+    BinaryEncoder encoder = EncoderFactory.get().binaryEncoder(buffer, null);
+    writer.write(record, encoder);
+    encoder.flush();
+    return buffer.toByteArray();
   }
 
   private static byte[] header(int id) {
