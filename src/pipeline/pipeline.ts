@@ -187,10 +187,8 @@ export class Pipeline {
     const assigned = new Set(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((p) => this.key(topic, p))));
     for (const [key, sink] of this.sinks) {
       if (assigned.has(key)) continue;
-      this.sinks.delete(key);
       this.paused.delete(key);
-      this.batcher.discard((item) => item.sink === sink);
-      void sink.close();
+      this.retireSink(key, sink);
     }
     // A group can hand partitions to a member that is already stopping; those are left alone.
     if (this.status === 'running') {
@@ -235,8 +233,7 @@ export class Pipeline {
     const started = sink.start().then(
       () => { this.untouched.add(sink); },
       (err: unknown) => {
-        if (this.sinks.get(key) === sink) this.sinks.delete(key);
-        void sink.close();
+        this.retireSink(key, sink);
         throw err;
       },
     );
@@ -245,12 +242,19 @@ export class Pipeline {
     return sink;
   }
 
+  /** Forgets a sink (if it is still the partition's), drops its queued records, and closes it. */
+  private retireSink(key: string, sink: PartitionSink): void {
+    if (this.sinks.get(key) === sink) this.sinks.delete(key);
+    this.batcher.discard((item) => item.sink === sink);
+    void sink.close();
+  }
+
   /** The ready sink of a partition; `fresh` on the first batch after it started. */
   private async sinkFor(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<{ sink: PartitionSink; fresh: boolean }> {
-    let sink = this.sinks.get(this.key(topic, partition));
+    const key = this.key(topic, partition);
+    let sink = this.sinks.get(key);
     if (sink && (sink.state === 'fenced' || sink.state === 'closed')) {
-      this.batcher.discard((item) => item.sink === sink);
-      void sink.close();
+      this.retireSink(key, sink);
       sink = undefined;
     }
     sink ??= this.openSink(topic, partition);
