@@ -3,6 +3,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import ort from 'onnxruntime-node';
 import { paths } from '../src/devstack/paths.js';
 import { createTopicsAndWait } from '../src/source/topics.js';
+import { waitFor } from '../src/util/wait.js';
 import { uniqueName } from '../test/support/read.js';
 import { repo } from '../test/support/paths.js';
 import { PARTITIONS, type Timing, endOffsets, groupCaughtUp, timing } from './common.js';
@@ -64,7 +65,6 @@ export async function kafkajsPipe(kafka: Kafka, admin: Admin, input: string, cou
   if (transactional) {
     await groupCaughtUp(admin, group, input, 600_000);
   } else {
-    const { waitFor } = await import('../src/util/wait.js');
     await waitFor(async () => [...(await endOffsets(admin, out)).values()].reduce((a, b) => a + Number(b), 0) >= count, { timeoutMs: 600_000, intervalMs: 100, what: 'the pipe to copy every record' });
   }
   const elapsed = Date.now() - started;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import { waitFor } from '../src/util/wait.js';
+import { readAll } from '../test/support/read.js';
 
 export const PARTITIONS = 12;
 
@@ -27,9 +28,8 @@ export async function groupCaughtUp(admin: Admin, group: string, topic: string, 
   }, { timeoutMs, intervalMs: 100, what: `group ${group} to reach the end of ${topic}` });
 }
 
-/** Messages in a topic (sum of high watermarks: our outputs are written without markers only in at-least-once). */
+/** Committed messages in a topic, read to its end under read_committed (transaction markers are not counted). */
 export async function countMessages(kafka: Kafka, topic: string): Promise<number> {
-  const { readAll } = await import('../test/support/read.js');
   return (await readAll(kafka, topic, 300_000)).length;
 }
 

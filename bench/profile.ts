@@ -6,12 +6,9 @@ import '../src/source/kafkajs-read-committed.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import pino from 'pino';
-import { createRegistryClient } from '../src/codec/schema-registry.js';
-import { DEFAULTS } from '../src/config/defaults.js';
+import { clientsFor } from '../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../src/devstack/stack.js';
 import { produceLoad } from '../src/loadgen/load-producer.js';
-import { createKafka } from '../src/source/kafka-client.js';
 import { createTopicsAndWait } from '../src/source/topics.js';
 import { waitFor } from '../src/util/wait.js';
 import { repo } from '../test/support/paths.js';
@@ -34,10 +31,9 @@ const STAGES: [RegExp, string][] = [
 ];
 
 const stack = await stackUp(() => {});
-const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'profile' }, pino({ level: 'error' }));
+const { kafka, registry } = clientsFor(stack, 'profile');
 const admin = kafka.admin();
 await admin.connect();
-const registry = createRegistryClient({ url: stack.schemaRegistryUrl });
 const input = uniqueName('profile-in');
 const out = { scored: `${input}.scored`, alerts: `${input}.alerts`, dlq: `${input}.dlq` };
 await createTopicsAndWait(admin, [input, ...Object.values(out)].map((topic) => ({ topic, numPartitions: PARTITIONS })));

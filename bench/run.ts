@@ -9,12 +9,9 @@ import '../src/source/kafkajs-read-committed.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { createRegistryClient } from '../src/codec/schema-registry.js';
-import { DEFAULTS } from '../src/config/defaults.js';
+import { clientsFor } from '../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../src/devstack/stack.js';
 import { produceLoad } from '../src/loadgen/load-producer.js';
-import { createKafka } from '../src/source/kafka-client.js';
 import { createTopicsAndWait } from '../src/source/topics.js';
 import { uniqueName } from '../test/support/read.js';
 import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
@@ -31,10 +28,10 @@ const log = (l: string) => process.stderr.write(`${l}\n`);
 const began = Date.now();
 
 const stack = await stackUp((l) => log(`  ${l}`));
-const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'bench' }, pino({ level: 'error' }));
+const { kafka, registry } = clientsFor(stack, 'bench');
 const admin = kafka.admin();
 await admin.connect();
-const c: Cluster = { kafka, admin, registry: createRegistryClient({ url: stack.schemaRegistryUrl }), brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl };
+const c: Cluster = { kafka, admin, registry, brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl };
 const results: Record<string, unknown> = { machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.cpus()[0]?.model ?? ''}`.trim(), quick, records: N, repeats: REPEATS, startedAt: new Date().toISOString() };
 
 async function backlog(records: number): Promise<string> {

@@ -4,6 +4,7 @@ import type { SchemaRegistryClient } from '../src/codec/schema-registry.js';
 import { OutputObserver, percentile } from '../src/demo/observer.js';
 import { type SentRecord, produceLoad } from '../src/loadgen/load-producer.js';
 import { createTopicsAndWait } from '../src/source/topics.js';
+import { waitFor } from '../src/util/wait.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { ServiceProcess } from '../test/support/service-process.js';
@@ -85,7 +86,6 @@ export async function latencyAtLoad(c: Cluster, rate: number, seconds: number, s
     await observer.start();
     const count = Math.round(rate * seconds);
     const load = await produceLoad(c.kafka, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate, count, format: 'avro', poisonRate: 0, seed: 3, runId: input, sent });
-    const { waitFor } = await import('../src/util/wait.js');
     await waitFor(() => observer.complete(), { timeoutMs: 120_000, intervalMs: 100, what: 'every output' });
     observer.collectLatencies();
     const lat = [...observer.latencies].sort((a, b) => a - b);

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { createRegistryClient } from '../codec/schema-registry.js';
-import { DEFAULTS } from '../config/defaults.js';
+import { clientsFor } from './endpoints.js';
 import { OutputObserver, percentile } from '../demo/observer.js';
 import { DEMO, DEMO_PARTITIONS, ensureDemoTopics } from '../demo/topics.js';
 import { demoService, startDemoService, waitForDemoService } from '../demo/service-process.js';
@@ -12,7 +10,6 @@ import { stopProcess } from '../devstack/process.js';
 import { stackDown, stackUp } from '../devstack/stack.js';
 import { StreamscoreError } from '../errors.js';
 import { type LoadResult, type SentRecord, produceLoad } from '../loadgen/load-producer.js';
-import { createKafka } from '../source/kafka-client.js';
 import { ProgressLine, fmt } from './progress.js';
 
 /** How long the demo waits for the last outputs once nothing new arrives. */
@@ -39,8 +36,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   say('streamscore demo: fraud scoring on card transactions + anomaly flags on pump sensors');
   const stack = await stackUp((l) => say(`  ${l}`));
   say(`  kafka ${stack.kafkaBrokers.join(',')}  registry ${stack.schemaRegistryUrl}`);
-  const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'streamscore-demo-tools' }, pino({ level: 'error' }));
-  const registry = createRegistryClient({ url: stack.schemaRegistryUrl });
+  const { kafka, registry } = clientsFor(stack, 'streamscore-demo-tools');
   const admin = kafka.admin();
   await admin.connect();
   const created = await ensureDemoTopics(admin);

@@ -7,11 +7,8 @@
 import '../../src/source/kafkajs-read-committed.js';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
-import { createRegistryClient } from '../../src/codec/schema-registry.js';
-import { DEFAULTS } from '../../src/config/defaults.js';
+import { clientsFor } from '../../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../../src/devstack/stack.js';
-import { createKafka } from '../../src/source/kafka-client.js';
 import { ChaosRun, type ScenarioResult } from './harness.js';
 import { SCENARIOS } from './scenarios.js';
 
@@ -28,8 +25,7 @@ const size = quick ? { records: 4_000, rate: 800 } : { records: 30_000, rate: 2_
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const stack = await stackUp((l) => log(`  ${l}`));
-const kafka = createKafka({ ...DEFAULTS.kafka, brokers: stack.kafkaBrokers, clientId: 'streamscore-chaos' }, pino({ level: 'error' }));
-const registry = createRegistryClient({ url: stack.schemaRegistryUrl });
+const { kafka, registry } = clientsFor(stack, 'streamscore-chaos');
 const admin = kafka.admin();
 await admin.connect();
 const results: ScenarioResult[] = [];
