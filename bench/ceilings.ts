@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import ort from 'onnxruntime-node';
 import { paths } from '../src/devstack/paths.js';
-import { createTopicsAndWait } from '../src/source/topics.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { waitFor } from '../src/util/wait.js';
 import { uniqueName } from '../test/support/read.js';
 import { repo } from '../test/support/paths.js';

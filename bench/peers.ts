@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { createTopicsAndWait } from '../src/source/topics.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { paths } from '../src/devstack/paths.js';

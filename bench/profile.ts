@@ -2,14 +2,14 @@
  * npm run bench:profile — where streamscore's time goes at full speed: drains a 200,000-event
  * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
  */
-import '../src/source/kafkajs-read-committed.js';
+import '../src/kafka/read-committed.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { clientsFor } from '../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../src/devstack/stack.js';
 import { produceLoad } from '../src/loadgen/load-producer.js';
-import { createTopicsAndWait } from '../src/source/topics.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { waitFor } from '../src/util/wait.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
@@ -31,7 +31,8 @@ const STAGES: [RegExp, string][] = [
 ];
 
 const stack = await stackUp(() => {});
-const { kafka, registry } = clientsFor(stack, 'profile');
+const { kafka: client, registry } = clientsFor(stack, 'profile');
+const kafka = client.raw;
 const admin = kafka.admin();
 await admin.connect();
 const input = uniqueName('profile-in');

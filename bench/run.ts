@@ -5,14 +5,14 @@
  * (exactly-once and at-least-once maximum, latency at half that load, peak RSS, a batching
  * sweep) and a peer written as a user would (Python: confluent-kafka + onnxruntime).
  */
-import '../src/source/kafkajs-read-committed.js';
+import '../src/kafka/read-committed.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { clientsFor } from '../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../src/devstack/stack.js';
 import { produceLoad } from '../src/loadgen/load-producer.js';
-import { createTopicsAndWait } from '../src/source/topics.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { uniqueName } from '../test/support/read.js';
 import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
 import { PARTITIONS, median } from './common.js';
@@ -28,7 +28,8 @@ const log = (l: string) => process.stderr.write(`${l}\n`);
 const began = Date.now();
 
 const stack = await stackUp((l) => log(`  ${l}`));
-const { kafka, registry } = clientsFor(stack, 'bench');
+const { kafka: client, registry } = clientsFor(stack, 'bench');
+const kafka = client.raw;
 const admin = kafka.admin();
 await admin.connect();
 const c: Cluster = { kafka, admin, registry, brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl };

@@ -3,7 +3,7 @@ import { parseConfig } from '../src/config/load.js';
 import type { SchemaRegistryClient } from '../src/codec/schema-registry.js';
 import { OutputObserver, percentile } from '../src/demo/observer.js';
 import { type SentRecord, produceLoad } from '../src/loadgen/load-producer.js';
-import { createTopicsAndWait } from '../src/source/topics.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { waitFor } from '../src/util/wait.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';

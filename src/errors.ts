@@ -1,29 +1,89 @@
 /**
- * One error class for the whole service. Retry and dead-letter decisions read `code` and the
- * flags, never the message text, so messages can be improved without changing behaviour.
+ * One error class for the whole service, with one closed list of codes. Behaviour comes from
+ * the code's flags (retry, dead-letter, fence, fatal), never from the message text, so
+ * messages can be improved without changing what the service does.
  */
 export interface ErrorFlags {
-  /** The same operation may succeed if tried again (broker hiccup, timeout). */
-  canRetry?: boolean;
+  /** The same operation may succeed if tried again (broker hiccup, timeout): retried within a budget. */
+  readonly canRetry: boolean;
   /** The record itself is at fault; it goes to the dead-letter topic and the stream goes on. */
-  deadLetter?: boolean;
+  readonly deadLetter: boolean;
   /** Another producer with our transactional id took over; this one must be dropped. */
-  producerFenced?: boolean;
+  readonly producerFenced: boolean;
 }
 
-export class StreamscoreError extends Error {
-  readonly code: string;
+const RETRY: ErrorFlags = { canRetry: true, deadLetter: false, producerFenced: false };
+const DEAD_LETTER: ErrorFlags = { canRetry: false, deadLetter: true, producerFenced: false };
+const FENCED: ErrorFlags = { canRetry: false, deadLetter: false, producerFenced: true };
+/** Neither retried nor dead-lettered: it stops what it is part of and says so (start fails, or the pipeline turns unready). */
+const FATAL: ErrorFlags = { canRetry: false, deadLetter: false, producerFenced: false };
+
+export const ERROR_CODES = {
+  // configuration and start-up
+  CONFIG_INVALID: FATAL,
+  CONFIG_UNREADABLE: FATAL,
+  CLI_USAGE: FATAL,
+  TOPICS_MISSING: FATAL,
+  OUTPUT_SCHEMA_MISMATCH: FATAL,
+  FEATURES_MISMATCH: FATAL,
+  SCHEMA_INCOMPATIBLE: FATAL,
+  MODEL_BAD_INPUTS: FATAL,
+  MODEL_BAD_OUTPUTS: FATAL,
+  MODEL_NO_PROVIDER: FATAL,
+  MODEL_UNREADABLE: FATAL,
+  KAFKA_READ_COMMITTED_UNSAFE: FATAL,
+  // Kafka
+  KAFKA_AUTH_FAILED: FATAL,
+  KAFKA_UNREACHABLE: RETRY,
+  KAFKA_TRANSACTION_FAILED: RETRY,
+  KAFKA_PRODUCE_FAILED: RETRY,
+  KAFKA_PRODUCER_FENCED: FENCED,
+  KAFKA_CONSUMER_CRASHED: RETRY,
+  KAFKA_REQUEST_FAILED: RETRY,
+  // schema registry
+  REGISTRY_UNAVAILABLE: RETRY,
+  REGISTRY_UNAUTHORIZED: FATAL,
+  // one record at fault: dead-lettered with this code
+  DECODE_EMPTY: DEAD_LETTER,
+  DECODE_BAD_MAGIC: DEAD_LETTER,
+  DECODE_TRUNCATED: DEAD_LETTER,
+  DECODE_UNKNOWN_SCHEMA: DEAD_LETTER,
+  DECODE_INCOMPATIBLE_SCHEMA: DEAD_LETTER,
+  DECODE_BAD_JSON: DEAD_LETTER,
+  DECODE_NOT_OBJECT: DEAD_LETTER,
+  FEATURE_MISSING: DEAD_LETTER,
+  FEATURE_NOT_NUMERIC: DEAD_LETTER,
+  FEATURE_NOT_FINITE: DEAD_LETTER,
+  INFERENCE_FAILED: DEAD_LETTER,
+  // the local stack, the demo and the tools
+  DEV_KAFKA_FORMAT_FAILED: FATAL,
+  DEV_KAFKA_NOT_READY: FATAL,
+  DEV_MAVEN_FAILED: FATAL,
+  DEV_PARTIAL_EXTERNAL_STACK: FATAL,
+  DEV_PORT_IN_USE: FATAL,
+  DEV_REGISTRY_CONFIG_FAILED: FATAL,
+  DEV_REGISTRY_NOT_READY: FATAL,
+  DEV_SCRAM_USER_FAILED: FATAL,
+  DEMO_SERVICE_FAILED: FATAL,
+  TIMEOUT: FATAL,
+} as const satisfies Record<string, ErrorFlags>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class StreamscoreError extends Error implements ErrorFlags {
+  readonly code: ErrorCode;
   readonly canRetry: boolean;
   readonly deadLetter: boolean;
   readonly producerFenced: boolean;
 
-  constructor(code: string, message: string, flags: ErrorFlags = {}, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StreamscoreError';
     this.code = code;
-    this.canRetry = flags.canRetry ?? false;
-    this.deadLetter = flags.deadLetter ?? false;
-    this.producerFenced = flags.producerFenced ?? false;
+    const flags: ErrorFlags = ERROR_CODES[code];
+    this.canRetry = flags.canRetry;
+    this.deadLetter = flags.deadLetter;
+    this.producerFenced = flags.producerFenced;
   }
 }
 

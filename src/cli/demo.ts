@@ -36,7 +36,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   say('streamscore demo: fraud scoring on card transactions + anomaly flags on pump sensors');
   const stack = await stackUp((l) => say(`  ${l}`));
   say(`  kafka ${stack.kafkaBrokers.join(',')}  registry ${stack.schemaRegistryUrl}`);
-  const { kafka, registry } = clientsFor(stack, 'streamscore-demo-tools');
+  const { kafka: client, registry } = clientsFor(stack, 'streamscore-demo-tools');
+  const kafka = client.raw;
   const admin = kafka.admin();
   await admin.connect();
   const created = await ensureDemoTopics(admin);

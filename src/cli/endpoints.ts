@@ -1,12 +1,11 @@
 import pino from 'pino';
-import type { Kafka } from 'kafkajs';
 import { createRegistryClient, type SchemaRegistryClient } from '../codec/schema-registry.js';
 import { type StackEndpoints, externalEndpoints, localStackEndpoints } from '../devstack/stack.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { createKafka } from '../source/kafka-client.js';
+import { KafkaClient } from '../kafka/client.js';
 
 export interface ToolClients {
-  kafka: Kafka;
+  kafka: KafkaClient;
   registry: SchemaRegistryClient;
   brokers: string[];
   registryUrl: string;
@@ -14,7 +13,7 @@ export interface ToolClients {
 
 /** A Kafka client (default settings, errors-only log) and a registry client for the tools: demo, produce, tail, bench, chaos. */
 export function clientsFor(endpoints: StackEndpoints, clientId: string): ToolClients {
-  const kafka = createKafka({ ...DEFAULTS.kafka, brokers: endpoints.kafkaBrokers, clientId }, pino({ level: 'error' }));
+  const kafka = new KafkaClient({ ...DEFAULTS.kafka, brokers: endpoints.kafkaBrokers, clientId }, pino({ level: 'error' }));
   return { kafka, registry: createRegistryClient({ url: endpoints.schemaRegistryUrl }), brokers: endpoints.kafkaBrokers, registryUrl: endpoints.schemaRegistryUrl };
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: patches kafkajs's read_committed filter before anything loads kafkajs.
-import '../source/kafkajs-read-committed.js';
+import '../kafka/read-committed.js';
 import { errorMessage, isStreamscoreError } from '../errors.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';

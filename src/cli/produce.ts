@@ -34,7 +34,8 @@ export async function produceCommand(args: string[]): Promise<number> {
   if (problems.length) throw new StreamscoreError('CLI_USAGE', `streamscore produce:\n  ${problems.join('\n  ')}\nusage: streamscore produce --scenario fraud|iot [--topic T] [--rate R] (--count N | --duration S) [--format avro|json] [--poison-rate P]`);
 
   const topic = values.topic ?? DEFAULT_TOPIC[scenario];
-  const { kafka, registry } = toolClients('streamscore-produce');
+  const { kafka: client, registry } = toolClients('streamscore-produce');
+  const kafka = client.raw;
   const admin = kafka.admin();
   await admin.connect();
   const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);

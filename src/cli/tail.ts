@@ -54,7 +54,8 @@ export async function tailCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, 'from-beginning': { type: 'boolean', default: false } } });
   const topic = positionals[0];
   if (!topic) throw new StreamscoreError('CLI_USAGE', 'usage: streamscore tail TOPIC [--json] [--from-beginning]');
-  const { kafka, registry } = toolClients('streamscore-tail');
+  const { kafka: client, registry } = toolClients('streamscore-tail');
+  const kafka = client.raw;
   const decoder = new AnyDecoder(registry);
   // A throwaway group: tailing never moves anyone's offsets.
   const consumer = kafka.consumer({ groupId: `streamscore-tail-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 250 });

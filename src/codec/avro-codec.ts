@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import avro from 'avsc';
 import type { KafkaMessage } from 'kafkajs';
-import { StreamscoreError } from '../errors.js';
+import { type ErrorCode, StreamscoreError } from '../errors.js';
 import { avroType } from './avro-types.js';
 import type { DecodeResult, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
 import { registryErrorToCoded, type SchemaRegistryClient } from './schema-registry.js';
@@ -58,7 +58,7 @@ export class AvroInputCodec implements InputCodec {
       try {
         result = { ok: true, resolver: this.reader.createResolver(writer) };
       } catch (err) {
-        result = { ok: false, error: new StreamscoreError('DECODE_INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be read as ${this.reader.name ?? 'the reader schema'}: ${(err as Error).message}`, { deadLetter: true }) };
+        result = { ok: false, error: new StreamscoreError('DECODE_INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be read as ${this.reader.name ?? 'the reader schema'}: ${(err as Error).message}`) };
       }
     } catch (err) {
       const coded = registryErrorToCoded(err, `schema id ${id}`);
@@ -94,8 +94,8 @@ export class AvroInputCodec implements InputCodec {
   }
 }
 
-function fail(code: string, message: string): DecodeResult {
-  return { ok: false, error: new StreamscoreError(code, message, { deadLetter: true }) };
+function fail(code: ErrorCode, message: string): DecodeResult {
+  return { ok: false, error: new StreamscoreError(code, message) };
 }
 
 /** Encodes output records in Confluent wire format under a schema registered at start. */

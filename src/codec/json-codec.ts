@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import { StreamscoreError } from '../errors.js';
+import { type ErrorCode, StreamscoreError } from '../errors.js';
 import type { DecodeResult, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
 
 /** UTF-8 JSON objects, one per message. No schema: features are checked per record. */
@@ -25,8 +25,8 @@ export class JsonInputCodec implements InputCodec {
   }
 }
 
-function fail(code: string, message: string): DecodeResult {
-  return { ok: false, error: new StreamscoreError(code, message, { deadLetter: true }) };
+function fail(code: ErrorCode, message: string): DecodeResult {
+  return { ok: false, error: new StreamscoreError(code, message) };
 }
 
 export class JsonOutputEncoder implements OutputEncoder {

@@ -28,9 +28,9 @@ export function createRegistryClient(config: SchemaRegistryConfig): SchemaRegist
 /** 404 means the id really does not exist: the record is at fault, not the registry. */
 export function registryErrorToCoded(err: unknown, what: string): StreamscoreError {
   const status = (err as { status?: number }).status;
-  if (status === 404) return new StreamscoreError('DECODE_UNKNOWN_SCHEMA', `${what}: not in the schema registry`, { deadLetter: true }, { cause: err });
-  if (status === 401 || status === 403) return new StreamscoreError('REGISTRY_UNAUTHORIZED', `${what}: the schema registry refused our credentials (HTTP ${status})`, {}, { cause: err });
-  return new StreamscoreError('REGISTRY_UNAVAILABLE', `${what}: schema registry error: ${(err as Error).message}`, { canRetry: true }, { cause: err });
+  if (status === 404) return new StreamscoreError('DECODE_UNKNOWN_SCHEMA', `${what}: not in the schema registry`, { cause: err });
+  if (status === 401 || status === 403) return new StreamscoreError('REGISTRY_UNAUTHORIZED', `${what}: the schema registry refused our credentials (HTTP ${status})`, { cause: err });
+  return new StreamscoreError('REGISTRY_UNAVAILABLE', `${what}: schema registry error: ${(err as Error).message}`, { cause: err });
 }
 
 export type { SchemaRegistryClient };

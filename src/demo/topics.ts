@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { createTopicsAndWait } from '../source/topics.js';
+import { createTopicsAndWait } from '../kafka/admin.js';
 
 /** The demo's topics and their partition counts (automatic creation is off on purpose). */
 export const DEMO = {

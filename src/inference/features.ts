@@ -1,6 +1,6 @@
 import type { FeatureSource, FeatureTransform, PipelineConfig } from '../config/types.js';
 import type { DecodedRecord, InputCodec } from '../codec/codec.js';
-import { StreamscoreError } from '../errors.js';
+import { type ErrorCode, StreamscoreError } from '../errors.js';
 
 type Getter = (record: DecodedRecord) => number | StreamscoreError;
 
@@ -14,8 +14,8 @@ const transforms: Record<FeatureTransform, (ms: number) => number> = {
   dayOfWeekUtc: (ms) => (Math.floor(ms / DAY_MS) + 3) % 7,
 };
 
-function deadLetter(code: string, message: string): StreamscoreError {
-  return new StreamscoreError(code, message, { deadLetter: true });
+function deadLetter(code: ErrorCode, message: string): StreamscoreError {
+  return new StreamscoreError(code, message);
 }
 
 /**

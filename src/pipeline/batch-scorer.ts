@@ -92,7 +92,7 @@ export class BatchScorer {
           chunk.alerts++;
         }
       } else {
-        const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record', { deadLetter: true });
+        const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record');
         chunk.messages.push({ topic: outputs.deadLetter.topic, message: deadLetterMessage(pipeline, item.key, item.value, item.headers, error, source) });
         chunk.dead.set(error.code, (chunk.dead.get(error.code) ?? 0) + 1);
       }

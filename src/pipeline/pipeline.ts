@@ -13,8 +13,8 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { OutputRecords, unfillableOutputFields } from '../sink/output-records.js';
 import { PartitionSink } from '../sink/partition-sink.js';
-import { createKafka } from '../source/kafka-client.js';
-import { withHeartbeats } from '../source/heartbeats.js';
+import { KafkaClient } from '../kafka/client.js';
+import { withHeartbeats } from '../kafka/heartbeats.js';
 import { BatchScorer, type WorkItem } from './batch-scorer.js';
 
 export interface PipelineDeps {
@@ -32,9 +32,9 @@ export interface PipelineDeps {
 function kafkaConnectError(err: unknown, k: StreamscoreConfig['kafka']): StreamscoreError {
   const name = (err as Error)?.name ?? '';
   if (name === 'KafkaJSSASLAuthenticationError') {
-    return new StreamscoreError('KAFKA_AUTH_FAILED', `Kafka refused SASL login as '${k.sasl?.username}' (${k.sasl?.mechanism}) at ${k.brokers.join(',')}: check kafka.sasl.username and kafka.sasl.password`, {}, { cause: err });
+    return new StreamscoreError('KAFKA_AUTH_FAILED', `Kafka refused SASL login as '${k.sasl?.username}' (${k.sasl?.mechanism}) at ${k.brokers.join(',')}: check kafka.sasl.username and kafka.sasl.password`, { cause: err });
   }
-  return new StreamscoreError('KAFKA_UNREACHABLE', `cannot connect to Kafka at ${k.brokers.join(',')}: ${errorMessage(err)}`, { canRetry: true }, { cause: err });
+  return new StreamscoreError('KAFKA_UNREACHABLE', `cannot connect to Kafka at ${k.brokers.join(',')}: ${errorMessage(err)}`, { cause: err });
 }
 
 export type PipelineStatus = 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -151,7 +151,7 @@ export class Pipeline {
   private async connectKafka(): Promise<void> {
     const { cfg, deps } = this;
     const k = deps.config.kafka;
-    this.kafka = createKafka(k, this.log, `${k.clientId}-${cfg.name}`);
+    this.kafka = new KafkaClient(k, this.log, `${k.clientId}-${cfg.name}`).raw;
     this.admin = this.kafka.admin();
     await this.admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
     const existing = new Set(await this.admin.listTopics());

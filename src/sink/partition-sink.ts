@@ -1,8 +1,8 @@
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { DeliveryMode } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
-import { chaosPoint } from './chaos-hook.js';
-import { classifyTransactionError } from './kafka-errors.js';
+import { chaosPoint } from '../kafka/chaos-hook.js';
+import { classifyTransactionError } from '../kafka/errors.js';
 
 /** What one input record became: messages per output topic, in input order. */
 export interface ScoredChunk {

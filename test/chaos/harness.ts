@@ -6,7 +6,7 @@ import type { StreamscoreConfig } from '../../src/config/types.js';
 import { paths } from '../../src/devstack/paths.js';
 import { type LoadOptions, type LoadResult, type SentRecord, produceLoad } from '../../src/loadgen/load-producer.js';
 import { HEADER } from '../../src/sink/output-records.js';
-import { createTopicsAndWait } from '../../src/source/topics.js';
+import { createTopicsAndWait } from '../../src/kafka/admin.js';
 import { waitFor } from '../../src/util/wait.js';
 import { repo } from '../support/paths.js';
 import { readAll, uniqueName } from '../support/read.js';

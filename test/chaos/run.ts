@@ -4,7 +4,7 @@
  * known keyed input over 12 partitions, injects its fault while records flow, lets the
  * system settle and verifies with an independent read_committed reader.
  */
-import '../../src/source/kafkajs-read-committed.js';
+import '../../src/kafka/read-committed.js';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { clientsFor } from '../../src/cli/endpoints.js';
@@ -25,7 +25,8 @@ const size = quick ? { records: 4_000, rate: 800 } : { records: 30_000, rate: 2_
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const stack = await stackUp((l) => log(`  ${l}`));
-const { kafka, registry } = clientsFor(stack, 'streamscore-chaos');
+const { kafka: client, registry } = clientsFor(stack, 'streamscore-chaos');
+const kafka = client.raw;
 const admin = kafka.admin();
 await admin.connect();
 const results: ScenarioResult[] = [];

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { createTopicsAndWait } from '../../src/source/topics.js';
+import { createTopicsAndWait } from '../../src/kafka/admin.js';
 
 export { uniqueName, readTopic, readAll, type ReadOptions } from './read.js';
 

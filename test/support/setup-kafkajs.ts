@@ -1,2 +1,2 @@
 // Runs before each test file: kafkajs must load with the read_committed fix in place.
-import '../../src/source/kafkajs-read-committed.js';
+import '../../src/kafka/read-committed.js';

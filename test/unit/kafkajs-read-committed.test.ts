@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterAbortedMessages, originalKafkajsFilter, readCommittedFixActive } from '../../src/source/kafkajs-read-committed.js';
+import { filterAbortedMessages, originalKafkajsFilter, readCommittedFixActive } from '../../src/kafka/read-committed.js';
 
 const rec = (offset: number, producerId: number, inTransaction = true) => ({ offset: String(offset), key: Buffer.from(`k${offset}`), batchContext: { producerId: String(producerId), inTransaction } });
 const abortMarker = (offset: number, producerId: number) => ({ offset: String(offset), key: Buffer.from([0, 0, 0, 0]), batchContext: { producerId: String(producerId), inTransaction: true } });

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { StreamscoreError } from '../errors.js';
 
 /**
  * A fix for kafkajs 2.2.4's read_committed filtering, installed before kafkajs loads.
@@ -54,4 +55,11 @@ export function originalKafkajsFilter(): (args: { messages: RawMessage[]; aborte
   const mod = { exports: {} as unknown };
   new Function('module', 'exports', 'require', source)(mod, mod.exports, createRequire(modulePath));
   return mod.exports as ReturnType<typeof originalKafkajsFilter>;
+}
+
+/** Refuses to go on when kafkajs would deliver aborted records (the fix is not what kafkajs's batches use). */
+export function assertReadCommittedFilter(): void {
+  if (!readCommittedFixActive()) {
+    throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'kafkajs was loaded before src/kafka/read-committed.ts: read_committed would deliver some aborted records');
+  }
 }

@@ -20,8 +20,8 @@ function* chain(err: unknown): Generator<Record<string, unknown>> {
 export function classifyTransactionError(err: unknown): StreamscoreError {
   for (const e of chain(err)) {
     if (FENCED_TYPES.has(e.type as string) || FENCED_CODES.has(e.code as number)) {
-      return new StreamscoreError('KAFKA_PRODUCER_FENCED', `producer fenced: ${String(e.message)}`, { producerFenced: true }, { cause: err });
+      return new StreamscoreError('KAFKA_PRODUCER_FENCED', `producer fenced: ${String(e.message)}`, { cause: err });
     }
   }
-  return new StreamscoreError('KAFKA_TRANSACTION_FAILED', `transaction failed: ${(err as Error)?.message ?? String(err)}`, { canRetry: true }, { cause: err });
+  return new StreamscoreError('KAFKA_TRANSACTION_FAILED', `transaction failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

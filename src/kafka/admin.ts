@@ -1,0 +1,92 @@
+import type { Admin } from 'kafkajs';
+import { waitFor } from '../util/wait.js';
+import type { KafkaClient } from './client.js';
+import type { TopicPartition } from './records.js';
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/**
+ * Creates topics and waits until every partition has a leader. kafkajs's own wait
+ * (waitForLeaders) gives up on UNKNOWN_TOPIC_OR_PARTITION, which a broker that has just
+ * started answers for a new topic for a moment; this wait retries through it. Exported for
+ * the bench and tests, which keep their own kafkajs admin as an independent observer.
+ */
+export async function createTopicsAndWait(admin: Admin, topics: TopicSpec[], timeoutMs = 30_000): Promise<void> {
+  await admin.createTopics({ waitForLeaders: false, topics: topics.map((t) => ({ ...t, replicationFactor: 1 })) });
+  await waitFor(async () => {
+    const { topics: meta } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+    return meta.every((m) => m.partitions.length === topics.find((t) => t.topic === m.name)!.numPartitions && m.partitions.every((p) => p.leader >= 0));
+  }, { timeoutMs, intervalMs: 100, what: `leaders for ${topics.map((t) => t.topic).join(', ')}` });
+}
+
+/** Topics and offsets: what the service, the tools and the tests ask the cluster. */
+export class KafkaAdmin {
+  readonly #admin: Admin;
+  #connected: Promise<void> | undefined;
+
+  constructor(client: KafkaClient) {
+    this.#admin = client.raw.admin();
+  }
+
+  connect(): Promise<void> {
+    this.#connected ??= this.#admin.connect();
+    return this.#connected;
+  }
+
+  async listTopics(): Promise<string[]> {
+    return this.#admin.listTopics();
+  }
+
+  async partitions(topic: string): Promise<number[]> {
+    const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
+    return topics[0]!.partitions.map((p) => p.partitionId).sort((a, b) => a - b);
+  }
+
+  async createTopics(topics: TopicSpec[], timeoutMs = 30_000): Promise<void> {
+    await createTopicsAndWait(this.#admin, topics, timeoutMs);
+  }
+
+  async deleteTopics(topics: string[]): Promise<void> {
+    await this.#admin.deleteTopics({ topics });
+  }
+
+  /** The group's committed offset of one partition; -1n when it has none. */
+  async committedOffset(groupId: string, tp: TopicPartition): Promise<bigint> {
+    const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [tp.topic] });
+    const entry = offsets?.partitions.find((p) => p.partition === tp.partition);
+    return BigInt(entry?.offset ?? '-1');
+  }
+
+  /** The group's committed offsets of every partition of a topic (-1n: none). */
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+  }
+
+  /** Each partition's end offset (the offset the next record will get). */
+  async endOffsets(topic: string): Promise<Map<number, bigint>> {
+    const offsets = await this.#admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+
+  /** Each partition's first offset. */
+  async startOffsets(topic: string): Promise<Map<number, bigint>> {
+    const offsets = await this.#admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
+  }
+
+  /** Per partition, the first offset whose timestamp is at or after `timestampMs` (the end offset when none is). */
+  async offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+    const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.offset)]));
+  }
+
+  async disconnect(): Promise<void> {
+    this.#connected = undefined;
+    await this.#admin.disconnect();
+  }
+}

@@ -1,0 +1,52 @@
+// First: kafkajs must load with our read_committed filter in place (see read-committed.ts).
+import { assertReadCommittedFilter } from './read-committed.js';
+import fs from 'node:fs';
+import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig } from '../config/types.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * kafkajs retries most failed requests itself and logs each try; a retry that succeeds is
+ * not news, so its lines go to our logger at debug. What finally fails is logged by our code.
+ */
+function kafkajsLogCreator(logger: Logger) {
+  const kafkaLog = logger.child({ component: 'kafkajs' });
+  return () => ({ log }: LogEntry) => {
+    const { message, ...extra } = log;
+    kafkaLog.debug(extra, message);
+  };
+}
+
+export type KafkaClientConfig = Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl' | 'sasl' | 'connectionTimeoutMs' | 'requestTimeoutMs'>;
+
+/**
+ * The one place a Kafka client is made. Everything else in src/ reaches Kafka through the
+ * port's classes (admin, source, sink, producer, reader), which take this client.
+ */
+export class KafkaClient {
+  /** The kafkajs client: for src/kafka/ only. */
+  readonly raw: Kafka;
+
+  constructor(readonly config: KafkaClientConfig, readonly logger: Logger, clientId = config.clientId) {
+    assertReadCommittedFilter();
+    const ssl = config.ssl
+      ? {
+          rejectUnauthorized: config.ssl.rejectUnauthorized,
+          ca: config.ssl.caFile ? [fs.readFileSync(config.ssl.caFile, 'utf8')] : undefined,
+          cert: config.ssl.certFile ? fs.readFileSync(config.ssl.certFile, 'utf8') : undefined,
+          key: config.ssl.keyFile ? fs.readFileSync(config.ssl.keyFile, 'utf8') : undefined,
+        }
+      : undefined;
+    const sasl = config.sasl ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions) : undefined;
+    this.raw = new Kafka({
+      clientId,
+      brokers: [...config.brokers],
+      ssl,
+      sasl,
+      connectionTimeout: config.connectionTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      logLevel: logLevel.INFO,
+      logCreator: kafkajsLogCreator(logger),
+    });
+  }
+}
