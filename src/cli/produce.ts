@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { StreamscoreError } from '../errors.js';
+import { KafkaAdmin } from '../kafka/admin.js';
 import { produceLoad } from '../loadgen/load-producer.js';
 import { SCENARIOS, type ScenarioName } from '../loadgen/scenarios.js';
 import { toolClients } from './endpoints.js';
@@ -34,13 +35,11 @@ export async function produceCommand(args: string[]): Promise<number> {
   if (problems.length) throw new StreamscoreError('CLI_USAGE', `streamscore produce:\n  ${problems.join('\n  ')}\nusage: streamscore produce --scenario fraud|iot [--topic T] [--rate R] (--count N | --duration S) [--format avro|json] [--poison-rate P]`);
 
   const topic = values.topic ?? DEFAULT_TOPIC[scenario];
-  const { kafka: client, registry } = toolClients('streamscore-produce');
-  const kafka = client.raw;
-  const admin = kafka.admin();
+  const { kafka, registry } = toolClients('streamscore-produce');
+  const admin = new KafkaAdmin(kafka);
   await admin.connect();
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+  const partitions = (await admin.partitions(topic).catch(() => [])).length;
   await admin.disconnect();
-  const partitions = meta?.topics[0]?.partitions.length;
   if (!partitions) throw new StreamscoreError('TOPICS_MISSING', `topic '${topic}' does not exist (create it, or run npm run demo -- --keep)`);
 
   const progress = new ProgressLine();

@@ -1,13 +1,12 @@
 import { parseArgs } from 'node:util';
 import type avro from 'avsc';
-import type { KafkaMessage } from 'kafkajs';
 import { avroType } from '../codec/avro-types.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
+import { RecordReader } from '../kafka/reader.js';
+import { type ConsumedRecord, headerText } from '../kafka/records.js';
 import { HEADER } from '../sink/output-records.js';
 import { StreamscoreError } from '../errors.js';
 import { toolClients } from './endpoints.js';
-
-const header = (m: KafkaMessage, name: string) => m.headers?.[name]?.toString();
 
 /** Decodes a value: Confluent wire format through the registry, else JSON, else raw bytes. */
 export class AnyDecoder {
@@ -35,11 +34,12 @@ export class AnyDecoder {
 }
 
 /** One readable line per event: what it is about, its score and verdict, where it came from. */
-export function readableLine(m: KafkaMessage, partition: number, value: unknown): string {
+export function readableLine(m: ConsumedRecord, partition: number, value: unknown): string {
   const where = `[${partition}:${m.offset}]`;
-  const code = header(m, HEADER.errorCode);
+  const header = (name: string) => headerText(m.headers, name);
+  const code = header(HEADER.errorCode);
   if (code) {
-    return `${where} DEAD LETTER ${code}: ${header(m, HEADER.errorMessage)} (from ${header(m, HEADER.sourceTopic)}/${header(m, HEADER.sourcePartition)}/${header(m, HEADER.sourceOffset)})`;
+    return `${where} DEAD LETTER ${code}: ${header(HEADER.errorMessage)} (from ${header(HEADER.sourceTopic)}/${header(HEADER.sourcePartition)}/${header(HEADER.sourceOffset)})`;
   }
   const v = (value ?? {}) as Record<string, unknown>;
   const subject = v.transactionId ? `${v.transactionId} ${v.cardId} ${typeof v.amount === 'number' ? v.amount.toFixed(2) : v.amount} ${v.currency ?? ''}`.trim()
@@ -55,25 +55,32 @@ export async function tailCommand(args: string[]): Promise<number> {
   const topic = positionals[0];
   if (!topic) throw new StreamscoreError('CLI_USAGE', 'usage: streamscore tail TOPIC [--json] [--from-beginning]');
   const { kafka: client, registry } = toolClients('streamscore-tail');
-  const kafka = client.raw;
   const decoder = new AnyDecoder(registry);
-  // A throwaway group: tailing never moves anyone's offsets.
-  const consumer = kafka.consumer({ groupId: `streamscore-tail-${process.pid}-${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 250 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: values['from-beginning'] });
-  const stop = new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      const value = await decoder.decode(message.value);
-      if (values.json) {
-        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, h]) => [k, h?.toString()]));
-        process.stdout.write(`${JSON.stringify({ topic, partition, offset: message.offset, key: message.key?.toString() ?? null, timestamp: Number(message.timestamp), headers, value })}\n`);
-      } else {
-        process.stdout.write(`${readableLine(message, partition, value)}\n`);
+  let crashed: Error | undefined;
+  let finish = () => {};
+  const stop = new Promise<void>((resolve) => {
+    finish = resolve;
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  const reader = new RecordReader(client, {
+    topics: [topic], from: values['from-beginning'] ? 'beginning' : 'end', groupPrefix: 'streamscore-tail', maxWaitMs: 250,
+    onCrash: (err) => { crashed = err; finish(); },
+    onRecords: async ({ partition }, records) => {
+      for (const m of records) {
+        const value = await decoder.decode(m.value);
+        if (values.json) {
+          const headers = Object.fromEntries(Object.keys(m.headers).map((k) => [k, headerText(m.headers, k)]));
+          process.stdout.write(`${JSON.stringify({ topic, partition, offset: m.offset.toString(), key: m.key?.toString() ?? null, timestamp: m.timestampMs, headers, value })}\n`);
+        } else {
+          process.stdout.write(`${readableLine(m, partition, value)}\n`);
+        }
       }
     },
   });
+  await reader.start();
   await stop;
-  await consumer.disconnect();
+  await reader.stop();
+  if (crashed) throw new StreamscoreError('KAFKA_CONSUMER_CRASHED', `tail stopped reading ${topic}: ${crashed.message}`);
   return 0;
 }

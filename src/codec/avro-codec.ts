@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import avro from 'avsc';
-import type { KafkaMessage } from 'kafkajs';
 import { type ErrorCode, StreamscoreError } from '../errors.js';
 import { avroType } from './avro-types.js';
-import type { DecodeResult, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
+import type { DecodeResult, EncodedValue, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
 import { registryErrorToCoded, type SchemaRegistryClient } from './schema-registry.js';
 
 const MAGIC_BYTE = 0;
@@ -69,13 +68,13 @@ export class AvroInputCodec implements InputCodec {
     return result;
   }
 
-  async decodeBatch(messages: KafkaMessage[]): Promise<DecodeResult[]> {
+  async decodeBatch(records: readonly EncodedValue[]): Promise<DecodeResult[]> {
     const ids = new Set<number>();
-    for (const m of messages) {
+    for (const m of records) {
       if (m.value && m.value.length >= HEADER_BYTES && m.value[0] === MAGIC_BYTE) ids.add(m.value.readInt32BE(1));
     }
     for (const id of ids) if (!this.resolved.has(id)) await this.resolve(id);
-    return messages.map((m) => this.decodeOne(m.value));
+    return records.map((m) => this.decodeOne(m.value));
   }
 
   private decodeOne(value: Buffer | null): DecodeResult {

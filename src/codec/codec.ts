@@ -1,6 +1,9 @@
-import type { KafkaMessage } from 'kafkajs';
-
 export type DecodedRecord = Record<string, unknown>;
+
+/** What a codec reads of a record: its value. A ConsumedRecord (src/kafka/records.ts) is one. */
+export interface EncodedValue {
+  readonly value: Buffer | null;
+}
 
 /** Either the decoded record, or the coded error that sends this message to the dead-letter topic. */
 export type DecodeResult = { ok: true; record: DecodedRecord } | { ok: false; error: import('../errors.js').StreamscoreError };
@@ -10,7 +13,7 @@ export interface InputCodec {
    * Decodes a batch. Per-record faults come back as results; a fault of the codec's own
    * infrastructure (registry unreachable) rejects, so nothing is dead-lettered for it.
    */
-  decodeBatch(messages: KafkaMessage[]): Promise<DecodeResult[]>;
+  decodeBatch(records: readonly EncodedValue[]): Promise<DecodeResult[]>;
   /** Enum symbols of a field in the reader schema, for feature mapping; undefined if not an enum. */
   fieldInfo(name: string): FieldInfo | undefined;
   /** True when the codec knows every field (Avro); JSON knows none up front. */

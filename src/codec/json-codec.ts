@@ -1,6 +1,5 @@
-import type { KafkaMessage } from 'kafkajs';
 import { type ErrorCode, StreamscoreError } from '../errors.js';
-import type { DecodeResult, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
+import type { DecodeResult, EncodedValue, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
 
 /** UTF-8 JSON objects, one per message. No schema: features are checked per record. */
 export class JsonInputCodec implements InputCodec {
@@ -10,8 +9,8 @@ export class JsonInputCodec implements InputCodec {
     return undefined;
   }
 
-  async decodeBatch(messages: KafkaMessage[]): Promise<DecodeResult[]> {
-    return messages.map((m) => {
+  async decodeBatch(records: readonly EncodedValue[]): Promise<DecodeResult[]> {
+    return records.map((m) => {
       if (!m.value || m.value.length === 0) return fail('DECODE_EMPTY', 'empty value (tombstone?)');
       let parsed: unknown;
       try {

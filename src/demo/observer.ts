@@ -1,4 +1,6 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { KafkaClient } from '../kafka/client.js';
+import { RecordReader } from '../kafka/reader.js';
+import { type ConsumedRecord, headerText } from '../kafka/records.js';
 import type { SentRecord } from '../loadgen/load-producer.js';
 import { HEADER } from '../sink/output-records.js';
 
@@ -14,7 +16,8 @@ export interface ScenarioTally {
 /**
  * An independent read_committed reader of every output topic: counts outputs per source
  * record (so duplicates and misses show), and end-to-end latency from the moment an input
- * was acknowledged by the broker to the moment its scored output became readable.
+ * was handed to the producer (its produce round trip included) to the moment its scored
+ * output became readable.
  */
 export class OutputObserver {
   /** Outputs per source record, scored or dead-lettered. */
@@ -23,8 +26,12 @@ export class OutputObserver {
   private readonly alerted = new Set<string>();
   private readonly alertsPerTopic = new Map<string, number>();
   private readonly deadCodes = new Map<string, string>();
-  private consumer: Consumer | undefined;
+  private reader: RecordReader | undefined;
+  /** Latency samples, and beside each the time its input was acknowledged (for the warm-up cut). */
   readonly latencies: number[] = [];
+  private readonly latencySentAt: number[] = [];
+  /** Set when the reader stopped for good: no more outputs will be seen. */
+  failure: Error | undefined;
   private pendingLatency: string[] = [];
   outputsTotal = 0;
   alertsTotal = 0;
@@ -32,33 +39,37 @@ export class OutputObserver {
   firstOutputAt = 0;
   lastOutputAt = 0;
 
-  constructor(private readonly kafka: Kafka, private readonly sent: Map<string, SentRecord>, private readonly topics: { scored: string[]; alerts: string[]; dlq: string[] }) {}
+  constructor(private readonly client: KafkaClient, private readonly sent: Map<string, SentRecord>, private readonly topics: { scored: string[]; alerts: string[]; dlq: string[] }) {}
 
+  /** Resolves once the reader has joined: every output written after that is counted. */
   async start(): Promise<void> {
-    this.consumer = this.kafka.consumer({ groupId: `streamscore-demo-observer-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100 });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.topics.scored, ...this.topics.alerts, ...this.topics.dlq], fromBeginning: false });
-    const joined = new Promise<void>((resolve) => this.consumer!.on(this.consumer!.events.GROUP_JOIN, () => resolve()));
-    await this.consumer.run({
-      eachBatch: async ({ batch }) => {
-        const now = Date.now();
-        for (const m of batch.messages) {
-          if (this.topics.dlq.includes(batch.topic)) {
-            const source = `${m.headers?.[HEADER.sourceTopic]}/${m.headers?.[HEADER.sourcePartition]}/${m.headers?.[HEADER.sourceOffset]}`;
-            this.count(source, now);
-            this.deadCodes.set(source, String(m.headers?.[HEADER.errorCode]));
-            this.deadTotal++;
-          } else if (this.topics.alerts.includes(batch.topic)) {
-            this.alerted.add(String(m.headers?.[HEADER.source]));
-            this.alertsPerTopic.set(batch.topic, (this.alertsPerTopic.get(batch.topic) ?? 0) + 1);
-            this.alertsTotal++;
-          } else {
-            this.count(String(m.headers?.[HEADER.source]), now);
-          }
-        }
-      },
+    this.reader = new RecordReader(this.client, {
+      topics: [...this.topics.scored, ...this.topics.alerts, ...this.topics.dlq],
+      from: 'end',
+      groupPrefix: 'streamscore-demo-observer',
+      onRecords: ({ topic }, records) => this.observe(topic, records),
+      onCrash: (err) => { this.failure = err; },
     });
-    await joined;
+    await this.reader.start();
+  }
+
+  private observe(topic: string, records: readonly ConsumedRecord[]): void {
+    const now = Date.now();
+    const header = (m: ConsumedRecord, name: string) => String(headerText(m.headers, name));
+    for (const m of records) {
+      if (this.topics.dlq.includes(topic)) {
+        const source = `${header(m, HEADER.sourceTopic)}/${header(m, HEADER.sourcePartition)}/${header(m, HEADER.sourceOffset)}`;
+        this.count(source, now);
+        this.deadCodes.set(source, header(m, HEADER.errorCode));
+        this.deadTotal++;
+      } else if (this.topics.alerts.includes(topic)) {
+        this.alerted.add(header(m, HEADER.source));
+        this.alertsPerTopic.set(topic, (this.alertsPerTopic.get(topic) ?? 0) + 1);
+        this.alertsTotal++;
+      } else {
+        this.count(header(m, HEADER.source), now);
+      }
+    }
   }
 
   private count(source: string, now: number): void {
@@ -82,13 +93,28 @@ export class OutputObserver {
     const waiting: string[] = [];
     for (const source of this.pendingLatency) {
       const input = this.sent.get(source);
-      if (!input) waiting.push(source);
-      else if (!input.poison) fresh.push(Math.max(0, this.receivedAt.get(source)! - input.sentAtMs));
+      if (!input) {
+        waiting.push(source);
+      } else if (!input.poison) {
+        const ms = Math.max(0, this.receivedAt.get(source)! - input.sentAtMs);
+        fresh.push(ms);
+        // One by one, not push(...fresh): spreading 100k+ arguments overflows the stack.
+        this.latencies.push(ms);
+        this.latencySentAt.push(input.sentAtMs);
+      }
     }
     this.pendingLatency = waiting;
-    // A loop, not push(...fresh): spreading 100k+ arguments overflows the stack.
-    for (const ms of fresh) this.latencies.push(ms);
     return fresh;
+  }
+
+  /**
+   * Latency samples of the inputs sent after the first `warmUpShare` of them (by send time):
+   * the first events meet cold caches, fresh connections and the first transactions, and
+   * would otherwise dominate the figure of a short run.
+   */
+  steadyLatencies(warmUpShare: number): number[] {
+    const bySendTime = this.latencies.map((_, i) => i).sort((a, b) => this.latencySentAt[a]! - this.latencySentAt[b]!);
+    return bySendTime.slice(Math.floor(warmUpShare * bySendTime.length)).map((i) => this.latencies[i]!);
   }
 
   /** Every input accounted for (scored or dead-lettered)? */
@@ -121,7 +147,7 @@ export class OutputObserver {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    await this.reader?.stop();
   }
 }
 

@@ -1,11 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { paths, projectRoot } from '../devstack/paths.js';
 import { type ManagedProcess, logFile, logTail, runningPid, startDetached } from '../devstack/process.js';
 import { StreamscoreError } from '../errors.js';
 import { waitFor } from '../util/wait.js';
 
 export const DEMO_CONFIG = path.join(projectRoot, 'deploy/demo.yaml');
+
+/** The demo service's HTTP address (/metrics, /readyz), read from its config so the two never disagree. */
+export function demoServiceUrl(): string {
+  const { http } = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8')) as { http: { host: string; port: number } };
+  return `http://${http.host}:${http.port}`;
+}
 
 /** The demo's streamscore, a background process like the broker: `dev:down` stops it too. */
 export const demoService: ManagedProcess = { name: 'streamscore', dir: path.join(paths.runDir, 'demo'), marker: DEMO_CONFIG };
@@ -18,14 +25,42 @@ export function startDemoService(env: NodeJS.ProcessEnv): { started: boolean; pi
   return { started: true, pid };
 }
 
-/** Waits for the service's 'running' log line (both pipelines consuming). */
-export async function waitForDemoService(timeoutMs = 90_000): Promise<void> {
+/** What /readyz said: ready, or why not. */
+async function readiness(url: string): Promise<{ ready: boolean; why: string }> {
   try {
-    await waitFor(() => {
-      if (runningPid(demoService) === undefined) throw new Error('streamscore exited');
-      return fs.readFileSync(logFile(demoService), 'utf8').includes('"msg":"running"');
-    }, { timeoutMs, intervalMs: 200, what: 'streamscore to start both pipelines' });
-  } catch (err) {
-    throw new StreamscoreError('DEMO_SERVICE_FAILED', `${(err as Error).message}\n--- ${logFile(demoService)} ---\n${logTail(demoService, 20)}`);
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+    if (res.status === 200) return { ready: true, why: 'ready' };
+    const body = (await res.json().catch(() => ({}))) as { reasons?: string[] };
+    return { ready: false, why: body.reasons?.length ? body.reasons.join('; ') : `HTTP ${res.status}` };
+  } catch {
+    return { ready: false, why: 'no answer yet (starting)' };
   }
+}
+
+/**
+ * Waits until the service's /readyz answers 200 (models loaded, consumers joined): events
+ * produced before that queue up behind start-up and dominate the latency figure.
+ * `onWaiting` hears, every poll, how long it has waited and what /readyz said. Returns the wait in ms.
+ */
+export async function waitForDemoService(onWaiting: (waitedMs: number, why: string) => void, timeoutMs = 120_000): Promise<number> {
+  const url = demoServiceUrl();
+  const began = Date.now();
+  let why = 'no answer yet';
+  let outcome: 'ready' | 'exited';
+  try {
+    // 'exited' is returned, not thrown: waitFor retries through throws until its timeout.
+    outcome = await waitFor(async () => {
+      if (runningPid(demoService) === undefined) return 'exited' as const;
+      const r = await readiness(url);
+      why = r.why;
+      onWaiting(Date.now() - began, why);
+      return r.ready && ('ready' as const);
+    }, { timeoutMs, intervalMs: 250, what: () => `${url}/readyz to answer 200 (last: ${why})` });
+  } catch (err) {
+    throw new StreamscoreError('DEMO_SERVICE_FAILED', `streamscore not ready: ${(err as Error).message}\n--- ${logFile(demoService)} ---\n${logTail(demoService, 20)}`);
+  }
+  if (outcome === 'exited') {
+    throw new StreamscoreError('DEMO_SERVICE_FAILED', `streamscore exited before it was ready\n--- ${logFile(demoService)} ---\n${logTail(demoService, 20)}`);
+  }
+  return Date.now() - began;
 }

@@ -1,5 +1,4 @@
-import type { Admin } from 'kafkajs';
-import { createTopicsAndWait } from '../kafka/admin.js';
+import type { KafkaAdmin } from '../kafka/admin.js';
 
 /** The demo's topics and their partition counts (automatic creation is off on purpose). */
 export const DEMO = {
@@ -10,12 +9,12 @@ export const DEMO = {
 export const DEMO_PARTITIONS = 6;
 
 /** Creates whatever is missing; returns the names it created. */
-export async function ensureDemoTopics(admin: Admin): Promise<string[]> {
+export async function ensureDemoTopics(admin: KafkaAdmin): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const wanted = Object.values(DEMO).flatMap((t) => Object.values(t));
   const missing = wanted.filter((t) => !existing.has(t));
   if (missing.length) {
-    await createTopicsAndWait(admin, missing.map((topic) => ({ topic, numPartitions: DEMO_PARTITIONS })));
+    await admin.createTopics(missing.map((topic) => ({ topic, numPartitions: DEMO_PARTITIONS })));
   }
   return missing;
 }

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
-import type { Kafka, Message } from 'kafkajs';
 import { avroType } from '../codec/avro-types.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import { projectRoot } from '../devstack/paths.js';
+import type { KafkaClient } from '../kafka/client.js';
+import { RecordProducer } from '../kafka/producer.js';
+import type { OutgoingRecord } from '../kafka/records.js';
 import { POISON_KINDS, type PoisonKind, poison } from './poison.js';
 import { Random } from './random.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
@@ -52,7 +54,7 @@ function partitionOf(key: string, partitions: number): number {
  * registry (or JSON), and records the offset each one got, so outputs can be matched to
  * inputs one by one.
  */
-export async function produceLoad(kafka: Kafka, registry: SchemaRegistryClient | undefined, opts: LoadOptions, onProgress?: (produced: number) => void): Promise<LoadResult> {
+export async function produceLoad(client: KafkaClient, registry: SchemaRegistryClient | undefined, opts: LoadOptions, onProgress?: (produced: number) => void): Promise<LoadResult> {
   const scenario = SCENARIOS[opts.scenario];
   const rng = new Random(opts.seed ^ 0x5eed);
   const next = scenario.generator(opts.seed, opts.runId);
@@ -70,7 +72,7 @@ export async function produceLoad(kafka: Kafka, registry: SchemaRegistryClient |
   }
   const numericField = opts.scenario === 'fraud' ? 'distanceFromHomeKm' : 'vibrationMmS';
 
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = new RecordProducer(client);
   await producer.connect();
   const sent = opts.sent ?? new Map<string, SentRecord>();
   let produced = 0;
@@ -88,7 +90,8 @@ export async function produceLoad(kafka: Kafka, registry: SchemaRegistryClient |
         await new Promise((r) => setTimeout(r, 5));
         continue;
       }
-      const byPartition = new Map<number, { message: Message; record: SentRecord }[]>();
+      const outgoing: OutgoingRecord[] = [];
+      const records: SentRecord[] = [];
       for (let i = 0; i < n; i++) {
         const { event, positive } = next(now);
         const key = String(event[scenario.keyField]);
@@ -103,16 +106,11 @@ export async function produceLoad(kafka: Kafka, registry: SchemaRegistryClient |
         } else if (positive) {
           positives++;
         }
-        const partition = partitionOf(key, opts.partitions);
-        let list = byPartition.get(partition);
-        if (!list) byPartition.set(partition, (list = []));
-        list.push({ message: { key, value, partition, timestamp: String(now) }, record });
+        outgoing.push({ topic: opts.topic, key: Buffer.from(key), value, partition: partitionOf(key, opts.partitions) });
+        records.push(record);
       }
-      const results = await producer.send({ topic: opts.topic, acks: -1, messages: [...byPartition.values()].flat().map((x) => x.message) });
-      for (const r of results) {
-        const base = BigInt(r.baseOffset ?? r.offset ?? '0');
-        byPartition.get(r.partition)!.forEach((x, i) => sent.set(`${opts.topic}/${r.partition}/${base + BigInt(i)}`, x.record));
-      }
+      const positions = await producer.send(outgoing);
+      positions.forEach((p, i) => sent.set(`${p!.topic}/${p!.partition}/${p!.offset}`, records[i]!));
       produced += n;
       onProgress?.(produced);
     }
