@@ -66,6 +66,8 @@ export const ERROR_CODES = {
   DEV_SCRAM_USER_FAILED: FATAL,
   DEMO_SERVICE_FAILED: FATAL,
   TIMEOUT: FATAL,
+  // a fault of our own (a bug): reported, never dead-lettered
+  INTERNAL_ERROR: FATAL,
 } as const satisfies Record<string, ErrorFlags>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,12 +11,24 @@ export const DEFAULTS = {
     // transaction.max.timeout.ms (15 min).
     transactionTimeoutMs: 60_000,
     startFrom: 'earliest',
+    // Short, so resumes and shutdown take effect quickly on quiet partitions; the broker
+    // answers at once when any data is there.
+    fetchMaxWaitMs: 100,
+    // Caps what one fetch holds in memory (records are copied out of it, then it is freed).
+    fetchMaxBytes: 4 * 1024 * 1024,
+    fetchMaxBytesPerPartition: 512 * 1024,
   },
   http: { port: 9464, host: '0.0.0.0' },
   log: { level: 'info' },
   pipeline: {
     codec: 'avro',
-    delivery: 'exactly-once',
+    delivery: {
+      mode: 'exactly-once',
+      // Chosen from the bench's latency table: see README "Performance".
+      commitIntervalMs: 20,
+      // A partition with records waiting and no commit for this long is reported stalled.
+      stallTimeoutMs: 30_000,
+    },
     model: { executionProviders: ['cpu'], intraOpThreads: 1 },
     features: { onMissing: 'dead-letter' },
     batching: { maxBatchSize: 256, maxQueueDelayMs: 5, preferredBatchSizes: [] as number[], maxQueuedRecords: 10_000 },

@@ -78,6 +78,14 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   if (env.STREAMSCORE_HTTP_PORT) obj('http').port = Number(env.STREAMSCORE_HTTP_PORT);
 }
 
+/** `delivery: MODE` is the short form of `delivery: { mode: MODE }`. */
+function expandShorthands(raw: Record<string, unknown>): void {
+  if (!Array.isArray(raw.pipelines)) return;
+  for (const p of raw.pipelines as Record<string, unknown>[]) {
+    if (p && typeof p === 'object' && typeof p.delivery === 'string') p.delivery = { mode: p.delivery };
+  }
+}
+
 /** Rules one field's schema cannot express. */
 function crossFieldProblems(config: StreamscoreConfig): string[] {
   const problems: string[] = [];
@@ -108,6 +116,10 @@ function crossFieldProblems(config: StreamscoreConfig): string[] {
   });
   const k = config.kafka;
   if (k.heartbeatIntervalMs * 3 > k.sessionTimeoutMs) problems.push('/kafka/heartbeatIntervalMs: must be at most a third of sessionTimeoutMs');
+  if (k.fetchMaxBytesPerPartition > k.fetchMaxBytes) problems.push('/kafka/fetchMaxBytesPerPartition: must be at most fetchMaxBytes');
+  config.pipelines.forEach((p, i) => {
+    if (p.delivery.commitIntervalMs * 10 > k.transactionTimeoutMs) problems.push(`/pipelines/${i}/delivery/commitIntervalMs: must be well under kafka.transactionTimeoutMs (at most a tenth)`);
+  });
   return problems;
 }
 
@@ -150,6 +162,7 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; baseD
   const problems: string[] = [];
   const raw = interpolate(parsed, env, baseDir, problems, '') as Record<string, unknown>;
   applyEnvOverrides(raw, env);
+  expandShorthands(raw);
   // A value that failed to interpolate is reported once, not again for being empty.
   const unresolved = problems.map((p) => p.slice(0, p.indexOf(':')));
   if (!validateSchema(raw)) {

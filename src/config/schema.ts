@@ -80,7 +80,17 @@ const pipeline = {
         deadLetter: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic } },
       },
     },
-    delivery: { enum: ['exactly-once', 'at-least-once'], default: DEFAULTS.pipeline.delivery },
+    // `delivery: exactly-once` is short for `delivery: { mode: exactly-once }` (load.ts expands it).
+    delivery: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['exactly-once', 'at-least-once'], default: DEFAULTS.pipeline.delivery.mode },
+        commitIntervalMs: { type: 'integer', minimum: 0, maximum: 10_000, default: DEFAULTS.pipeline.delivery.commitIntervalMs },
+        stallTimeoutMs: { type: 'integer', minimum: 1_000, default: DEFAULTS.pipeline.delivery.stallTimeoutMs },
+      },
+    },
   },
 } as const;
 
@@ -111,6 +121,9 @@ export const configSchema = {
         heartbeatIntervalMs: { ...positiveInt, default: DEFAULTS.kafka.heartbeatIntervalMs },
         transactionTimeoutMs: { type: 'integer', minimum: 1_000, maximum: 900_000, default: DEFAULTS.kafka.transactionTimeoutMs },
         startFrom: { enum: ['earliest', 'latest'], default: DEFAULTS.kafka.startFrom },
+        fetchMaxWaitMs: { type: 'integer', minimum: 0, maximum: 10_000, default: DEFAULTS.kafka.fetchMaxWaitMs },
+        fetchMaxBytes: { type: 'integer', minimum: 1024, default: DEFAULTS.kafka.fetchMaxBytes },
+        fetchMaxBytesPerPartition: { type: 'integer', minimum: 1024, default: DEFAULTS.kafka.fetchMaxBytesPerPartition },
       },
     },
     schemaRegistry: {

@@ -31,6 +31,9 @@ export interface KafkaConfig {
   transactionTimeoutMs: number;
   /** Where a group with no committed offset starts. */
   startFrom: 'earliest' | 'latest';
+  fetchMaxWaitMs: number;
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
 }
 
 export interface SchemaRegistryConfig {
@@ -76,7 +79,15 @@ export interface PipelineConfig {
     alerts: { topic: string; schema?: string; threshold?: number };
     deadLetter: { topic: string };
   };
-  delivery: DeliveryMode;
+  delivery: DeliveryConfig;
+}
+
+export interface DeliveryConfig {
+  mode: DeliveryMode;
+  /** A partition's open transaction (or at-least-once offset commit) collects batches for this long. */
+  commitIntervalMs: number;
+  /** Records waiting and no commit for this long: the partition is reported stalled. */
+  stallTimeoutMs: number;
 }
 
 export interface HttpConfig {

@@ -27,7 +27,12 @@ export class KafkaClient {
   /** The kafkajs client: for src/kafka/ only. */
   readonly raw: Kafka;
 
-  constructor(readonly config: KafkaClientConfig, readonly logger: Logger, clientId = config.clientId) {
+  /** `raw` is for tests: a fake adapter (fake.ts) in place of kafkajs. */
+  constructor(readonly config: KafkaClientConfig, readonly logger: Logger, clientId = config.clientId, raw?: Kafka) {
+    if (raw) {
+      this.raw = raw;
+      return;
+    }
     assertReadCommittedFilter();
     const ssl = config.ssl
       ? {

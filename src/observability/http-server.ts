@@ -5,14 +5,17 @@ import type { Registry } from 'prom-client';
 export interface Probe {
   /** Empty when ready; otherwise what is missing, one reason per entry. */
   notReady(): string[];
+  /** Empty while alive; otherwise why only a restart helps. */
+  unhealthy(): string[];
 }
 
 /** The event loop counts as stalled when one turn took longer than this. */
 const STALL_MS = 5_000;
 
 /**
- * /metrics (Prometheus text), /healthz (the process answers and its event loop is not
- * stalled) and /readyz (models loaded, consumers joined).
+ * /metrics (Prometheus text), /healthz (the process answers, its event loop is not stalled
+ * and no consumer is gone for good) and /readyz (models loaded, consumers joined, no
+ * partition stalled or failing).
  */
 export class HttpServer {
   private server: http.Server | undefined;
@@ -38,8 +41,10 @@ export class HttpServer {
     } else if (path === '/healthz') {
       const maxMs = this.loopDelay.max / 1e6;
       this.loopDelay.reset();
-      const ok = maxMs < STALL_MS;
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'stalled', eventLoopMaxDelayMs: Math.round(maxMs) }));
+      const reasons = this.probe.unhealthy();
+      if (maxMs >= STALL_MS) reasons.push(`event loop stalled for ${Math.round(maxMs)} ms`);
+      const ok = reasons.length === 0;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unhealthy', reasons, eventLoopMaxDelayMs: Math.round(maxMs) }));
     } else if (path === '/readyz') {
       const reasons = this.probe.notReady();
       res.writeHead(reasons.length ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: reasons.length ? 'not ready' : 'ready', reasons }));

@@ -23,6 +23,9 @@ export class Metrics {
   readonly queuedRecords: client.Gauge<'pipeline'>;
   readonly assignedPartitions: client.Gauge<'pipeline'>;
   readonly modelInfo: client.Gauge<'pipeline' | 'model' | 'version' | 'execution_provider'>;
+  readonly partitionStalled: client.Gauge<'pipeline' | 'topic' | 'partition'>;
+  readonly retries: client.Counter<'pipeline' | 'code'>;
+  readonly outstandingRecords: client.Gauge<'pipeline'>;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -37,7 +40,10 @@ export class Metrics {
     this.endToEndMs = new client.Histogram({ name: 'streamscore_end_to_end_latency_ms', help: 'Input event timestamp to output produce acknowledged, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
     this.transactions = new client.Counter({ name: 'streamscore_transactions_total', help: 'Output transactions (or at-least-once commits), by result', labelNames: ['pipeline', 'result'], registers });
     this.commitMs = new client.Histogram({ name: 'streamscore_commit_ms', help: 'Send + offsets + commit time per transaction, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
-    this.consumerLag = new client.Gauge({ name: 'streamscore_consumer_lag', help: 'High watermark minus the next offset to read, per input partition', labelNames: ['pipeline', 'topic', 'partition'], registers });
+    this.consumerLag = new client.Gauge({ name: 'streamscore_consumer_lag', help: 'Input records not committed yet, per assigned partition: fetched and waiting, plus not fetched (refreshed on a timer)', labelNames: ['pipeline', 'topic', 'partition'], registers });
+    this.partitionStalled = new client.Gauge({ name: 'streamscore_partition_stalled', help: '1 while an assigned partition has records waiting and no commit for delivery.stallTimeoutMs', labelNames: ['pipeline', 'topic', 'partition'], registers });
+    this.retries = new client.Counter({ name: 'streamscore_retries_total', help: 'Operations tried again after a retryable failure (a transaction, opening a producer, decoding), by error code', labelNames: ['pipeline', 'code'], registers });
+    this.outstandingRecords = new client.Gauge({ name: 'streamscore_outstanding_records', help: 'Records between fetch and commit (queued, being scored, or in an open transaction)', labelNames: ['pipeline'], registers });
     this.pausedPartitions = new client.Gauge({ name: 'streamscore_paused_partitions', help: 'Input partitions paused for backpressure', labelNames: ['pipeline'], registers });
     this.queuedRecords = new client.Gauge({ name: 'streamscore_queued_records', help: 'Records waiting in the batcher', labelNames: ['pipeline'], registers });
     this.assignedPartitions = new client.Gauge({ name: 'streamscore_assigned_partitions', help: 'Input partitions assigned to this instance', labelNames: ['pipeline'], registers });

@@ -1,13 +1,13 @@
-import type { IHeaders } from 'kafkajs';
 import type { DecodedRecord } from '../codec/codec.js';
 import type { PipelineConfig } from '../config/types.js';
 import { StreamscoreError, errorMessage } from '../errors.js';
 import type { FeatureMapper } from '../inference/features.js';
 import type { OnnxModel } from '../inference/model.js';
+import type { ConsumedRecord } from '../kafka/records.js';
 import type { Clock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type OutputRecords, type SourceRef, deadLetterMessage } from '../sink/output-records.js';
+import { type OutputRecords, type SourceRef, deadLetterRecord } from '../sink/output-records.js';
 import type { PartitionSink, ScoredChunk } from '../sink/partition-sink.js';
 
 /** One fetched record on its way through the batcher: decoded, or already known to be bad. */
@@ -15,11 +15,7 @@ export interface WorkItem {
   sink: PartitionSink;
   /** The sink's generation when the record was accepted; a rewind since makes it stale. */
   generation: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: IHeaders | undefined;
-  timestampMs: number;
+  input: ConsumedRecord;
   record?: DecodedRecord;
   error?: StreamscoreError;
 }
@@ -39,7 +35,7 @@ export interface BatchScorerOptions {
 }
 
 /**
- * One batch in, one chunk of output messages per input partition out: features for every
+ * One batch in, one chunk of output records per input partition out: features for every
  * decodable record into one matrix, one ONNX Runtime run, then scored events, alerts and
  * dead letters in input order. Metrics are counted when a chunk commits, not before.
  */
@@ -57,10 +53,10 @@ export class BatchScorer {
       if (err) item.error = err;
       else rowOf[i] = rows++;
     });
-    let scores: Float32Array | undefined;
+    const scores = new Float32Array(rows).fill(Number.NaN);
     if (rows > 0) {
       const started = performance.now();
-      scores = await this.infer(matrix, rows);
+      await this.infer(matrix, 0, rows, scores);
       metrics.inferenceMs.observe({ pipeline }, performance.now() - started);
       metrics.batchSize.observe({ pipeline }, rows);
       metrics.batchFillRatio.observe({ pipeline }, rows / this.o.maxBatchSize);
@@ -69,7 +65,7 @@ export class BatchScorer {
     return this.chunks(items, rowOf, scores);
   }
 
-  private chunks(items: WorkItem[], rowOf: Int32Array, scores: Float32Array | undefined): Map<PartitionSink, ScoredChunk> {
+  private chunks(items: WorkItem[], rowOf: Int32Array, scores: Float32Array): Map<PartitionSink, ScoredChunk> {
     const { outputs, threshold, pipeline, metrics } = this.o;
     const now = this.o.clock.now();
     type Tally = { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[] };
@@ -78,27 +74,28 @@ export class BatchScorer {
       if (item.generation !== item.sink.generation) return;
       let chunk = chunks.get(item.sink);
       if (!chunk) {
-        chunk = { generation: item.generation, lastOffset: 0n, messages: [], records: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [] };
+        chunk = { generation: item.generation, lastOffset: 0n, records: [], inputs: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [] };
         chunks.set(item.sink, chunk);
       }
-      const source: SourceRef = { topic: item.sink.topic, partition: item.sink.partition, offset: item.offset };
+      const { input } = item;
+      const source: SourceRef = { topic: item.sink.tp.topic, partition: item.sink.tp.partition, offset: input.offset.toString() };
       const row = rowOf[i]!;
-      if (row >= 0 && scores) {
-        const score = scores[row]!;
-        chunk.messages.push({ topic: outputs.scored.topic, message: this.o.scoredOut.message(item.record!, item.key, score, threshold, source, now) });
+      const score = row >= 0 ? scores[row]! : Number.NaN;
+      if (!Number.isNaN(score)) {
+        chunk.records.push(this.o.scoredOut.record(item.record!, input.key, score, threshold, source, now));
         chunk.scored++;
         if (score >= threshold) {
-          chunk.messages.push({ topic: outputs.alerts.topic, message: this.o.alertOut.message(item.record!, item.key, score, threshold, source, now) });
+          chunk.records.push(this.o.alertOut.record(item.record!, input.key, score, threshold, source, now));
           chunk.alerts++;
         }
       } else {
         const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record');
-        chunk.messages.push({ topic: outputs.deadLetter.topic, message: deadLetterMessage(pipeline, item.key, item.value, item.headers, error, source) });
+        chunk.records.push(deadLetterRecord(outputs.deadLetter.topic, pipeline, input.key, input.value, input.headers, error, source));
         chunk.dead.set(error.code, (chunk.dead.get(error.code) ?? 0) + 1);
       }
-      chunk.records++;
-      chunk.eventTimes.push(item.timestampMs);
-      chunk.lastOffset = BigInt(item.offset);
+      chunk.inputs++;
+      chunk.eventTimes.push(input.timestampMs);
+      chunk.lastOffset = input.offset;
     });
     for (const chunk of chunks.values()) {
       chunk.onCommitted = (committedAtMs) => {
@@ -111,15 +108,24 @@ export class BatchScorer {
     return chunks;
   }
 
-  /** One retry, then the batch's records are dead-lettered rather than blocking the stream. */
-  private async infer(matrix: Float32Array, rows: number): Promise<Float32Array | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.o.model.run(matrix, rows);
-      } catch (err) {
-        this.o.logger.error({ err: errorMessage(err), rows, attempt }, 'inference failed');
-        if (attempt >= 2) return undefined;
+  /**
+   * Scores rows [from, from + count). A run that fails is split in halves until the rows
+   * that fail on their own are found: only those are dead-lettered (their score stays NaN),
+   * the rest of the batch is scored.
+   */
+  private async infer(matrix: Float32Array, from: number, count: number, scores: Float32Array): Promise<void> {
+    const width = this.o.mapper.width;
+    try {
+      const out = await this.o.model.run(matrix.subarray(from * width, (from + count) * width), count);
+      scores.set(out.subarray(0, count), from);
+    } catch (err) {
+      if (count === 1) {
+        this.o.logger.debug({ err: errorMessage(err), row: from }, 'inference failed for one record; dead-lettering it');
+        return;
       }
+      const half = Math.ceil(count / 2);
+      await this.infer(matrix, from, half, scores);
+      await this.infer(matrix, from + half, count - half, scores);
     }
   }
 }

@@ -1,21 +1,24 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Batcher } from '../batching/batcher.js';
-import { AvroInputCodec, AvroOutputEncoder } from '../codec/avro-codec.js';
-import type { InputCodec, OutputEncoder } from '../codec/codec.js';
-import { JsonInputCodec, JsonOutputEncoder } from '../codec/json-codec.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
-import { StreamscoreError, errorMessage } from '../errors.js';
-import { FeatureMapper } from '../inference/features.js';
-import { OnnxModel } from '../inference/model.js';
+import { StreamscoreError, errorMessage, isStreamscoreError } from '../errors.js';
+import type { OnnxModel } from '../inference/model.js';
+import { KafkaAdmin } from '../kafka/admin.js';
+import { KafkaClient } from '../kafka/client.js';
+import { kafkaConnectError } from '../kafka/errors.js';
+import { type TopicPartition, partitionKey } from '../kafka/records.js';
+import { RecordProducer } from '../kafka/producer.js';
+import { type FetchedBatch, GroupSource, type SourceListener } from '../kafka/source.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { OutputRecords, unfillableOutputFields } from '../sink/output-records.js';
-import { PartitionSink } from '../sink/partition-sink.js';
-import { KafkaClient } from '../kafka/client.js';
-import { withHeartbeats } from '../kafka/heartbeats.js';
-import { BatchScorer, type WorkItem } from './batch-scorer.js';
+import type { PartitionSink } from '../sink/partition-sink.js';
+import { createPartitionSink } from './partition-output.js';
+import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
+import type { BatchScorer, WorkItem } from './batch-scorer.js';
+import { RetryingDecoder } from './decode-retry.js';
+import { prepareScoring } from './scoring.js';
+import { StallWatchdog } from './watchdog.js';
 
 export interface PipelineDeps {
   config: StreamscoreConfig;
@@ -25,369 +28,365 @@ export interface PipelineDeps {
   clock: Clock;
   timers: Timers;
   registry?: SchemaRegistryClient;
-}
-
-
-/** A refused login is a config problem: say so plainly, naming the user but never the password. */
-function kafkaConnectError(err: unknown, k: StreamscoreConfig['kafka']): StreamscoreError {
-  const name = (err as Error)?.name ?? '';
-  if (name === 'KafkaJSSASLAuthenticationError') {
-    return new StreamscoreError('KAFKA_AUTH_FAILED', `Kafka refused SASL login as '${k.sasl?.username}' (${k.sasl?.mechanism}) at ${k.brokers.join(',')}: check kafka.sasl.username and kafka.sasl.password`, { cause: err });
-  }
-  return new StreamscoreError('KAFKA_UNREACHABLE', `cannot connect to Kafka at ${k.brokers.join(',')}: ${errorMessage(err)}`, { cause: err });
+  /** The Kafka client (tests pass one over a fake adapter); made from config when absent. */
+  kafka?: KafkaClient;
 }
 
 export type PipelineStatus = 'new' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
+/** An assigned input partition: its sink (made at assignment) and how far it was fetched. */
+interface AssignedPartition {
+  tp: TopicPartition;
+  sink: PartitionSink | undefined;
+  /** Where the next fetch starts (control records included): lag is measured from here. */
+  fetchPosition: bigint;
+  decodeBackoff: Backoff;
+}
+
+/** How often lag and stalls are judged. */
+const WATCHDOG_INTERVAL_MS = 1_000;
+/** How long shutdown waits for what was fetched to commit before leaving it to the next owner. */
+const SHUTDOWN_FLUSH_MS = 20_000;
+
 /**
  * One pipeline: consumer group → decode → batcher → ONNX Runtime → per-partition sinks.
- * The source never waits for commits: it hands records to the batcher and pauses its
- * partitions when too many records are outstanding (queued, being scored, or waiting to
- * commit), so memory stays bounded and nothing fetched is dropped.
+ * The source never waits for commits: it hands records to the batcher, and when too many
+ * records are between fetch and commit it pauses every partition (a hard bound: at most one
+ * more fetch, itself capped in bytes, arrives after the pause).
  */
-export class Pipeline {
+export class Pipeline implements SourceListener {
   status: PipelineStatus = 'new';
-  /** True once the consumer has joined its group (with or without partitions). */
-  joined = false;
   modelLoaded = false;
-  private readonly cfg: PipelineConfig;
-  private log: Logger;
-  private kafka!: Kafka;
-  private admin!: Admin;
-  private consumer!: Consumer;
-  private sharedProducer: Producer | undefined;
-  private codec!: InputCodec;
-  private model!: OnnxModel;
-  private scorer!: BatchScorer;
-  private batcher!: Batcher<WorkItem>;
-  private readonly sinks = new Map<string, PartitionSink>();
-  /** Each sink's start (fence, then read the committed offset). */
-  private readonly starting = new Map<PartitionSink, Promise<void>>();
-  /** Started sinks whose first batch has not come yet. */
-  private readonly untouched = new Set<PartitionSink>();
-  private readonly paused = new Map<string, { topic: string; partition: number }>();
-  private scoring = 0;
-  private activeBatches = 0;
-  private closing: Promise<void> | undefined;
-  private released = false;
+  readonly #cfg: PipelineConfig;
+  #log: Logger;
+  #client: KafkaClient | undefined;
+  #admin: KafkaAdmin | undefined;
+  #source: GroupSource | undefined;
+  #shared: RecordProducer | undefined;
+  #decoder!: RetryingDecoder;
+  #model: OnnxModel | undefined;
+  #scorer!: BatchScorer;
+  #batcher: Batcher<WorkItem> | undefined;
+  #watchdog: StallWatchdog | undefined;
+  readonly #partitions = new Map<string, AssignedPartition>();
+  /** Troubles reported after a retry budget ran out (or at once for what retrying cannot fix), by where. */
+  readonly #troubles = new Map<string, StreamscoreError>();
+  #consumerGone: StreamscoreError | undefined;
+  #scoring = 0;
+  #activeBatches = 0;
+  #backpressured = false;
+  #closing: Promise<void> | undefined;
+  #released = false;
 
   constructor(private readonly deps: PipelineDeps) {
-    this.cfg = deps.pipeline;
-    this.log = deps.logger.child({ pipeline: this.cfg.name });
+    this.#cfg = deps.pipeline;
+    this.#log = deps.logger.child({ pipeline: this.#cfg.name });
   }
 
   get name(): string {
-    return this.cfg.name;
+    return this.#cfg.name;
   }
 
   get modelInfo() {
-    return this.model?.info;
+    return this.#model?.info;
   }
 
-  /** Input partitions assigned at the last rebalance. */
-  assignedPartitions = 0;
+  /** True while the consumer is in its group (with or without partitions). */
+  get joined(): boolean {
+    return this.#source?.member ?? false;
+  }
+
+  get assignedPartitions(): number {
+    return this.#partitions.size;
+  }
+
+  /** Empty when ready; otherwise every reason, each with its code where there is one. */
+  notReady(): string[] {
+    if (!this.modelLoaded) return [`${this.name}: model not loaded`];
+    if (this.status !== 'running') return [`${this.name}: ${this.status}`];
+    const reasons: string[] = [];
+    if (this.#consumerGone) reasons.push(`${this.name}: ${this.#consumerGone.code}: ${this.#consumerGone.message}`);
+    else if (!this.joined) reasons.push(`${this.name}: consumer not in its group`);
+    const takingOver = [...this.#partitions.values()].filter((p) => p.sink?.state !== 'ready').map((p) => partitionKey(p.tp));
+    if (takingOver.length) reasons.push(`${this.name}: taking over ${takingOver.join(', ')} (fencing the previous owner, reading the committed offset)`);
+    for (const [where, err] of this.#troubles) reasons.push(`${this.name}: ${where}: ${err.code}: ${err.message}`);
+    for (const r of this.#watchdog?.stalledReasons() ?? []) reasons.push(`${this.name}: ${r}`);
+    return reasons;
+  }
+
+  /** True when the consumer is gone for good: only a restart helps (liveness). */
+  get dead(): boolean {
+    return this.#consumerGone !== undefined;
+  }
 
   async start(): Promise<void> {
     this.status = 'starting';
     try {
-      await this.prepareScoring();
-      await this.connectKafka();
+      const scoring = await prepareScoring(this.#cfg, this.deps, this.#log);
+      ({ model: this.#model, scorer: this.#scorer, log: this.#log } = scoring);
+      this.#decoder = new RetryingDecoder({
+        codec: scoring.codec, pipeline: this.name, metrics: this.deps.metrics, timers: this.deps.timers, logger: this.#log,
+        seek: (tp, offset) => this.#source?.seek(tp, offset),
+        report: (tp, err) => {
+          const where = `${partitionKey(tp)} decode`;
+          if (err) this.#troubles.set(where, err);
+          else if (this.#troubles.delete(where)) this.#log.info({ topic: tp.topic, partition: tp.partition }, 'decoding works again');
+        },
+      });
+      this.modelLoaded = true;
+      this.#batcher = new Batcher<WorkItem>({
+        policy: { ...this.#cfg.batching, preferredBatchSizes: [...this.#cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
+        handle: (items, waitedMs) => this.#scoreBatch(items, waitedMs),
+        clock: this.deps.clock,
+        timers: this.deps.timers,
+        onDequeued: () => this.#maybeResume(),
+      });
+      await this.#connectKafka();
       this.status = 'running';
     } catch (err) {
       this.status = 'failed';
-      await this.release();
+      await this.#release();
       throw err;
     }
   }
 
-  /** Model, features, codecs and output schemas: everything checked before touching Kafka's group. */
-  private async prepareScoring(): Promise<void> {
-    const { cfg, deps } = this;
-    if (cfg.codec === 'avro') {
-      if (!deps.registry || !cfg.readerSchema) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': the avro codec needs schemaRegistry and readerSchema`);
-      this.codec = new AvroInputCodec(deps.registry, cfg.readerSchema);
-    } else {
-      this.codec = new JsonInputCodec();
-    }
-    this.model = await OnnxModel.load(cfg.model, this.log);
-    const mapper = FeatureMapper.build(this.model.info.featureNames, cfg.features, this.codec, cfg.name);
-    const threshold = cfg.outputs.alerts.threshold ?? this.model.info.threshold;
-    if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': set outputs.alerts.threshold (the model declares no alert_threshold)`);
-    const scoredEncoder = await this.encoder(cfg.outputs.scored.topic, cfg.outputs.scored.schema);
-    const alertEncoder = await this.encoder(cfg.outputs.alerts.topic, cfg.outputs.alerts.schema);
-    const unfillable = [
-      ...unfillableOutputFields(scoredEncoder, this.codec).map((f) => `${cfg.outputs.scored.schema}: ${f}`),
-      ...unfillableOutputFields(alertEncoder, this.codec).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
-    ];
-    if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
-    const scoredOut = new OutputRecords(scoredEncoder, this.model.info);
-    const alertOut = new OutputRecords(alertEncoder, this.model.info);
-    const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
-    await this.model.warmUp(sizes);
-    this.modelLoaded = true;
-    const info = this.model.info;
-    this.log = this.log.child({ model: info.name, modelVersion: info.version });
-    this.deps.metrics.modelInfo.set({ pipeline: cfg.name, model: info.name, version: info.version, execution_provider: info.executionProvider }, 1);
-    this.log.info({ executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
-    this.scorer = new BatchScorer({
-      pipeline: cfg.name, mapper, model: this.model, scoredOut, alertOut, threshold, outputs: cfg.outputs,
-      maxBatchSize: cfg.batching.maxBatchSize, metrics: deps.metrics, clock: deps.clock, logger: this.log,
-    });
-    this.batcher = new Batcher<WorkItem>({
-      policy: { ...cfg.batching, preferredBatchSizes: [...cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
-      handle: (items, waitedMs) => this.scoreBatch(items, waitedMs),
-      clock: deps.clock,
-      timers: deps.timers,
-      onDequeued: () => this.maybeResume(),
-    });
-  }
-
-  private async encoder(topic: string, schemaFile: string | undefined): Promise<OutputEncoder> {
-    if (!schemaFile) return new JsonOutputEncoder();
-    if (!this.deps.registry) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${this.cfg.name}': an output schema needs schemaRegistry`);
-    return AvroOutputEncoder.register(this.deps.registry, topic, schemaFile);
-  }
-
-  private async connectKafka(): Promise<void> {
-    const { cfg, deps } = this;
-    const k = deps.config.kafka;
-    this.kafka = new KafkaClient(k, this.log, `${k.clientId}-${cfg.name}`).raw;
-    this.admin = this.kafka.admin();
-    await this.admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
-    const existing = new Set(await this.admin.listTopics());
+  async #connectKafka(): Promise<void> {
+    const cfg = this.#cfg;
+    const k = this.deps.config.kafka;
+    const client = (this.#client = this.deps.kafka ?? new KafkaClient(k, this.#log, `${k.clientId}-${cfg.name}`));
+    const admin = (this.#admin = new KafkaAdmin(client));
+    await admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
+    const existing = new Set(await admin.listTopics());
     const needed = [...cfg.inputs, cfg.outputs.scored.topic, cfg.outputs.alerts.topic, cfg.outputs.deadLetter.topic];
     const missing = needed.filter((t) => !existing.has(t));
     if (missing.length) throw new StreamscoreError('TOPICS_MISSING', `pipeline '${cfg.name}': these topics do not exist (streamscore does not create them): ${missing.join(', ')}`);
-    if (cfg.delivery === 'at-least-once') {
-      this.sharedProducer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-      await this.sharedProducer.connect();
+    if (cfg.delivery.mode === 'at-least-once') {
+      this.#shared = new RecordProducer(client);
+      await this.#shared.connect();
     }
-    this.consumer = this.kafka.consumer({
-      groupId: cfg.groupId,
-      readUncommitted: false,
-      sessionTimeout: k.sessionTimeoutMs,
-      rebalanceTimeout: k.rebalanceTimeoutMs,
-      heartbeatInterval: k.heartbeatIntervalMs,
-      // Short, so pauses, resumes and shutdown take effect quickly on quiet partitions.
-      maxWaitTimeInMs: 250,
+    this.#source = new GroupSource(client, {
+      groupId: cfg.groupId, topics: cfg.inputs, fromBeginning: k.startFrom === 'earliest',
+      sessionTimeoutMs: k.sessionTimeoutMs, rebalanceTimeoutMs: k.rebalanceTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs,
+      fetchMaxWaitMs: k.fetchMaxWaitMs, fetchMaxBytes: k.fetchMaxBytes, fetchMaxBytesPerPartition: k.fetchMaxBytesPerPartition,
+    }, this, this.#log);
+    this.#watchdog = new StallWatchdog({
+      pipeline: cfg.name, admin, topics: cfg.inputs, partitions: () => this.#partitions.values(),
+      intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs,
+      clock: this.deps.clock, timers: this.deps.timers, metrics: this.deps.metrics, logger: this.#log,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: cfg.inputs, fromBeginning: k.startFrom === 'earliest' });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: (payload) => this.onBatch(payload) });
-    this.log.info({ inputs: cfg.inputs, groupId: cfg.groupId, delivery: cfg.delivery }, 'consuming');
+    await this.#source.start();
+    this.#watchdog.start();
+    this.#log.info({ inputs: cfg.inputs, groupId: cfg.groupId, delivery: cfg.delivery }, 'consuming');
   }
 
-  private key(topic: string, partition: number): string {
-    return `${topic}:${partition}`;
-  }
-
-  private onAssignment(assignment: Record<string, number[]>): void {
-    this.joined = true;
-    const assigned = new Set(Object.entries(assignment).flatMap(([topic, parts]) => parts.map((p) => this.key(topic, p))));
-    for (const [key, sink] of this.sinks) {
-      if (assigned.has(key)) continue;
-      this.paused.delete(key);
-      this.retireSink(key, sink);
-    }
-    // A group can hand partitions to a member that is already stopping; those are left alone.
-    if (this.status === 'running') {
-      for (const [topic, partitions] of Object.entries(assignment)) {
-        for (const partition of partitions) if (!this.sinks.has(this.key(topic, partition))) this.openSink(topic, partition);
+  assigned(all: TopicPartition[], added: TopicPartition[]): void {
+    this.#consumerGone = undefined;
+    // Every new partition's producer is opened (fencing the previous owner) at once, in
+    // parallel, not on its first batch; never for a pipeline that is already stopping.
+    if (this.status === 'starting' || this.status === 'running') {
+      for (const tp of added) {
+        const part: AssignedPartition = { tp, sink: undefined, fetchPosition: -1n, decodeBackoff: new Backoff(DEFAULT_RETRY) };
+        this.#partitions.set(partitionKey(tp), part);
+        this.#openSink(part);
       }
     }
-    this.assignedPartitions = assigned.size;
-    this.deps.metrics.assignedPartitions.set({ pipeline: this.cfg.name }, assigned.size);
-    this.log.info({ partitions: [...assigned] }, 'partitions assigned');
+    this.deps.metrics.assignedPartitions.set({ pipeline: this.name }, this.#partitions.size);
+    this.#log.info({ partitions: all.map(partitionKey), added: added.length }, 'partitions assigned');
   }
 
-  /**
-   * Creates the sink of a partition and starts fencing + reading its committed offset at
-   * once. Opened for every partition as soon as it is assigned, so the producers of a fresh
-   * assignment initialise in parallel rather than one per fetched batch.
-   */
-  private openSink(topic: string, partition: number): PartitionSink {
-    const key = this.key(topic, partition);
-    const sink = new PartitionSink({
-      kafka: this.kafka,
-      admin: this.admin,
-      groupId: this.cfg.groupId,
-      topic,
-      partition,
-      delivery: this.cfg.delivery,
-      transactionTimeoutMs: this.deps.config.kafka.transactionTimeoutMs,
-      sharedProducer: this.sharedProducer,
-      commitOffset: (offset) => this.consumer.commitOffsets([{ topic, partition, offset }]),
+  revoked(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      const key = partitionKey(tp);
+      const part = this.#partitions.get(key);
+      if (!part) continue;
+      this.#partitions.delete(key);
+      this.#retireSink(part);
+      this.#watchdog?.forget(tp);
+      this.#troubles.delete(`${key} decode`);
+    }
+    this.deps.metrics.assignedPartitions.set({ pipeline: this.name }, this.#partitions.size);
+    this.#maybeResume();
+  }
+
+  crashed(err: StreamscoreError, restarting: boolean): void {
+    if (!restarting) this.#consumerGone = err;
+  }
+
+  #openSink(part: AssignedPartition): PartitionSink {
+    const { tp } = part;
+    const key = partitionKey(tp);
+    const sink: PartitionSink = createPartitionSink({
+      tp, pipeline: this.#cfg, kafka: this.deps.config.kafka, client: this.#client!, admin: this.#admin!, source: this.#source!, shared: this.#shared,
+      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
       rewind: (offset) => {
-        this.batcher.discard((item) => item.sink === sink);
-        this.consumer.seek({ topic, partition, offset: offset.toString() });
+        this.#batcher?.discard((item) => item.sink === sink);
+        part.fetchPosition = offset;
+        this.#source?.seek(tp, offset);
       },
-      logger: this.log.child({ topic, partition }),
-      onTransaction: (result, ms) => {
-        this.deps.metrics.transactions.inc({ pipeline: this.cfg.name, result });
-        if (result === 'committed') this.deps.metrics.commitMs.observe({ pipeline: this.cfg.name }, ms);
-        this.maybeResume();
-      },
+      onSettled: () => this.#maybeResume(),
+      onTrouble: (err) => (err ? this.#troubles.set(`${key} output`, err) : this.#troubles.delete(`${key} output`)),
     });
-    this.sinks.set(key, sink);
-    const started = sink.start().then(
-      () => { this.untouched.add(sink); },
-      (err: unknown) => {
-        this.retireSink(key, sink);
-        throw err;
-      },
-    );
-    started.catch(() => {}); // the batch that needs this sink sees the failure
-    this.starting.set(sink, started);
+    part.sink = sink;
+    void sink.start().then(() => {
+      if (sink.state !== 'ready' || part.sink !== sink) return;
+      this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
+      // Read from the committed offset as read after the fence: whatever was fetched before is stale.
+      if (sink.committedOffset >= 0n) {
+        part.fetchPosition = sink.committedOffset;
+        this.#source?.seek(tp, sink.committedOffset);
+      }
+    });
     return sink;
   }
 
-  /** Forgets a sink (if it is still the partition's), drops its queued records, and closes it. */
-  private retireSink(key: string, sink: PartitionSink): void {
-    if (this.sinks.get(key) === sink) this.sinks.delete(key);
-    this.batcher.discard((item) => item.sink === sink);
+  /** Forgets a partition's sink, drops its queued records, and closes it. */
+  #retireSink(part: AssignedPartition): void {
+    const sink = part.sink;
+    if (!sink) return;
+    part.sink = undefined;
+    this.#batcher?.discard((item) => item.sink === sink);
+    this.#troubles.delete(`${partitionKey(part.tp)} output`);
     void sink.close();
   }
 
-  /** The ready sink of a partition; `fresh` on the first batch after it started. */
-  private async sinkFor(topic: string, partition: number, heartbeat: () => Promise<void>): Promise<{ sink: PartitionSink; fresh: boolean }> {
-    const key = this.key(topic, partition);
-    let sink = this.sinks.get(key);
-    if (sink && (sink.state === 'fenced' || sink.state === 'closed')) {
-      this.retireSink(key, sink);
-      sink = undefined;
-    }
-    sink ??= this.openSink(topic, partition);
-    await withHeartbeats(this.starting.get(sink)!, heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
-    return { sink, fresh: this.untouched.delete(sink) };
-  }
-
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (this.status !== 'running' || !isRunning() || isStale() || batch.isEmpty()) return;
-    this.activeBatches++;
+  async batch(fetched: FetchedBatch): Promise<void> {
+    const part = this.#partitions.get(partitionKey(fetched.tp));
+    if (this.status !== 'running' || !part || !fetched.isCurrent()) return;
+    this.#activeBatches++;
     try {
-      await this.acceptBatch(batch.topic, batch.partition, batch.messages, BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset), heartbeat);
-      this.deps.metrics.consumerLag.set({ pipeline: this.cfg.name, topic: batch.topic, partition: batch.partition }, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n));
-      await heartbeat();
+      await this.#accept(part, fetched);
+    } catch (err) {
+      // A throw would crash the consumer; this is a bug of ours: report it and read again.
+      const coded = isStreamscoreError(err) ? err : new StreamscoreError('INTERNAL_ERROR', errorMessage(err), { cause: err });
+      this.#log.error({ err, code: coded.code }, 'accepting a batch failed; reading the partition again from its committed offset');
+      if (part.sink?.state === 'ready') this.#source?.seek(part.tp, part.sink.committedOffset >= 0n ? part.sink.committedOffset : fetched.records[0]!.offset);
     } finally {
-      this.activeBatches--;
+      this.#activeBatches--;
     }
   }
 
-  private async acceptBatch(topic: string, partition: number, messages: KafkaMessage[], fetchedOffset: bigint, heartbeat: () => Promise<void>): Promise<void> {
-    const { sink, fresh } = await this.sinkFor(topic, partition, heartbeat);
-    if (fresh) {
-      const committed = sink.committedOffset;
-      this.log.info({ topic, partition, committed: committed.toString(), fetched: fetchedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
-      if (committed >= 0n && fetchedOffset > committed) {
-        // Our fetch position came from before the fence: read again from the committed offset.
-        sink.nextOffset = committed;
-        sink.baseOffset = committed;
-        this.consumer.seek({ topic, partition, offset: committed.toString() });
-        return;
-      }
-      sink.nextOffset = committed >= 0n ? committed : fetchedOffset;
-      sink.baseOffset = sink.nextOffset;
+  async #accept(part: AssignedPartition, fetched: FetchedBatch): Promise<void> {
+    if (!part.sink || part.sink.state === 'fenced' || part.sink.state === 'closed') {
+      this.#retireSink(part);
+      this.#openSink(part);
     }
+    const sink = part.sink!;
+    await fetched.heartbeatDuring(sink.start());
+    if (sink.state !== 'ready' || !fetched.isCurrent()) return;
     const generation = sink.generation;
-    const fresher = messages.filter((m) => BigInt(m.offset) >= sink.nextOffset);
-    if (!fresher.length) return;
-    let decoded;
-    try {
-      decoded = await this.codec.decodeBatch(fresher);
-    } catch (err) {
-      // The registry is unreachable: nothing is the records' fault. Read them again later.
-      this.log.warn({ err: errorMessage(err), code: (err as StreamscoreError).code }, 'decoding paused; retrying the batch');
-      this.consumer.seek({ topic, partition, offset: fresher[0]!.offset });
-      await withHeartbeats(new Promise((r) => setTimeout(r, 1_000)), heartbeat, this.deps.config.kafka.heartbeatIntervalMs);
-      return;
-    }
-    // A rewind or revocation while decoding makes these records stale.
-    if (sink.generation !== generation || sink.state !== 'ready' || this.status !== 'running') return;
-    const items: WorkItem[] = fresher.map((m, i) => {
+    const records = sink.nextOffset < 0n ? fetched.records : fetched.records.filter((r) => r.offset >= sink.nextOffset);
+    if (!records.length) return;
+    const decoded = await this.#decoder.decode(part.tp, part.decodeBackoff, records, fetched);
+    // A rewind, revocation or shutdown while decoding makes these records stale.
+    if (!decoded || !fetched.isCurrent() || sink.generation !== generation || sink.state !== 'ready' || this.status !== 'running') return;
+    const items: WorkItem[] = records.map((input, i) => {
       const d = decoded[i]!;
-      return {
-        sink, generation, offset: m.offset, key: m.key, value: m.value, headers: m.headers, timestampMs: Number(m.timestamp),
-        ...(d.ok ? { record: d.record } : { error: d.error }),
-      };
+      return d.ok ? { sink, generation, input, record: d.record } : { sink, generation, input, error: d.error };
     });
-    sink.nextOffset = BigInt(fresher[fresher.length - 1]!.offset) + 1n;
-    this.deps.metrics.consumed.inc({ pipeline: this.cfg.name, topic, partition }, items.length);
-    this.batcher.enqueue(items);
-    if (this.outstanding() >= this.cfg.batching.maxQueuedRecords) this.pause(topic, partition);
+    sink.accepted(records[0]!.offset, records[records.length - 1]!.offset + 1n);
+    part.fetchPosition = fetched.nextOffset;
+    this.deps.metrics.consumed.inc({ pipeline: this.name, topic: part.tp.topic, partition: part.tp.partition }, items.length);
+    this.#batcher!.enqueue(items);
+    if (this.#outstanding() >= this.#cfg.batching.maxQueuedRecords) this.#pauseAll();
   }
 
-  /** Records fetched but not yet committed: queued, being scored, or waiting for their transaction. */
-  private outstanding(): number {
+  /** Records between fetch and commit: queued, being scored, or waiting in their partition's transaction. */
+  #outstanding(): number {
     let pending = 0;
-    for (const sink of this.sinks.values()) pending += sink.pendingRecords;
-    return this.batcher.queued + this.scoring + pending;
+    for (const part of this.#partitions.values()) pending += part.sink?.pendingRecords ?? 0;
+    return (this.#batcher?.queued ?? 0) + this.#scoring + pending;
   }
 
-  private pause(topic: string, partition: number): void {
-    const key = this.key(topic, partition);
-    if (this.paused.has(key)) return;
-    this.paused.set(key, { topic, partition });
-    this.consumer.pause([{ topic, partitions: [partition] }]);
-    this.deps.metrics.pausedPartitions.set({ pipeline: this.cfg.name }, this.paused.size);
+  #pauseAll(): void {
+    if (this.#backpressured) return;
+    this.#backpressured = true;
+    for (const part of this.#partitions.values()) this.#source?.pause(part.tp);
+    this.deps.metrics.pausedPartitions.set({ pipeline: this.name }, this.#source?.pausedCount ?? 0);
   }
 
-  private maybeResume(): void {
-    this.deps.metrics.queuedRecords.set({ pipeline: this.cfg.name }, this.batcher.queued);
-    if (!this.paused.size || this.status !== 'running' || this.outstanding() > this.cfg.batching.maxQueuedRecords / 2) return;
-    const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of this.paused.values()) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    this.paused.clear();
-    this.consumer.resume([...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
-    this.deps.metrics.pausedPartitions.set({ pipeline: this.cfg.name }, 0);
+  #maybeResume(): void {
+    const outstanding = this.#outstanding();
+    this.deps.metrics.queuedRecords.set({ pipeline: this.name }, this.#batcher?.queued ?? 0);
+    this.deps.metrics.outstandingRecords.set({ pipeline: this.name }, outstanding);
+    if (!this.#backpressured || this.status !== 'running' || outstanding > this.#cfg.batching.maxQueuedRecords / 2) return;
+    this.#backpressured = false;
+    for (const part of this.#partitions.values()) this.#source?.resume(part.tp);
+    this.deps.metrics.pausedPartitions.set({ pipeline: this.name }, 0);
   }
 
-  private async scoreBatch(items: WorkItem[], waitedMs: number): Promise<void> {
-    this.scoring += items.length;
+  async #scoreBatch(items: WorkItem[], waitedMs: number): Promise<void> {
+    this.#scoring += items.length;
     try {
-      for (const [sink, chunk] of await this.scorer.score(items, waitedMs)) sink.submit(chunk);
+      for (const [sink, chunk] of await this.#scorer.score(items, waitedMs)) sink.submit(chunk);
     } catch (err) {
-      // Never expected; if it happens the partitions involved start again from their commits.
-      this.log.error({ err }, 'scoring a batch failed; rewinding its partitions');
-      for (const sink of new Set(items.map((i) => i.sink))) sink.rewind();
+      // Never expected (a failing model run is bisected and dead-lettered row by row): the
+      // partitions involved read again from their commits.
+      this.#log.error({ err }, 'scoring a batch failed; reading its partitions again');
+      for (const part of this.#partitions.values()) {
+        if (!items.some((i) => i.sink === part.sink)) continue;
+        this.#retireSink(part);
+        this.#openSink(part);
+      }
     } finally {
-      this.scoring -= items.length;
+      this.#scoring -= items.length;
+      this.#maybeResume();
     }
   }
 
-  /** Stops fetching, scores and commits what was fetched, then leaves the group. Idempotent. */
+  /** Stops fetching, scores and commits what was fetched, says what it left, then leaves the group. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.doClose();
-    return this.closing;
+    this.#closing ??= this.#doClose();
+    return this.#closing;
   }
 
-  private async doClose(): Promise<void> {
+  async #doClose(): Promise<void> {
     if (this.status === 'new' || this.status === 'stopped') return;
     const wasRunning = this.status === 'running';
     this.status = 'stopping';
+    this.#watchdog?.stop();
     if (wasRunning) {
-      this.consumer.pause(this.cfg.inputs.map((topic) => ({ topic })));
-      while (this.activeBatches > 0) await new Promise((r) => setTimeout(r, 10));
-      await this.batcher.flush();
-      await Promise.all([...this.sinks.values()].map((s) => s.drained()));
-      this.log.info('flushed: every record fetched is committed');
+      this.#source?.pauseAll();
+      const flushed = this.#flush().then(() => true);
+      const timedOut = new Promise<false>((r) => this.deps.timers.setTimeout(() => r(false), SHUTDOWN_FLUSH_MS));
+      const done = await Promise.race([flushed, timedOut]);
+      this.#logHandOver(done);
     }
-    await this.release();
+    await this.#release();
     this.status = 'stopped';
   }
 
+  async #flush(): Promise<void> {
+    while (this.#activeBatches > 0) await new Promise((r) => setTimeout(r, 10));
+    await this.#batcher?.flush();
+    await Promise.all([...this.#partitions.values()].map((p) => p.sink?.drained()));
+  }
+
+  /** What shutdown really committed, and what it leaves for the next owner of each partition. */
+  #logHandOver(flushed: boolean): void {
+    const partitions = [...this.#partitions.values()].map((p) => ({
+      partition: partitionKey(p.tp),
+      committed: p.sink?.committedOffset.toString() ?? 'unknown',
+      uncommitted: p.sink?.pendingRecords ?? 0,
+      sink: p.sink?.state ?? 'none',
+    }));
+    const left = partitions.filter((p) => p.uncommitted > 0 || p.sink !== 'ready');
+    if (flushed && !left.length) this.#log.info({ partitions }, 'flushed: every record fetched is committed');
+    else this.#log.warn({ partitions: left, flushTimedOut: !flushed }, 'closing with records not committed: the next owner reads them again from the committed offsets');
+  }
+
   /** Frees clients and the model; once only (a failed start releases, then close would again). */
-  private async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    this.batcher?.close();
-    await Promise.all([...this.sinks.values()].map((s) => s.close()));
-    this.sinks.clear();
-    const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'close failed'));
-    await quiet(this.consumer?.disconnect());
-    await quiet(this.sharedProducer?.disconnect());
-    await quiet(this.admin?.disconnect());
-    await quiet(this.model?.close());
+  async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    this.#watchdog?.stop();
+    this.#batcher?.close();
+    await Promise.all([...this.#partitions.values()].map((p) => p.sink?.close()));
+    this.#partitions.clear();
+    const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.#log.debug({ err: errorMessage(err) }, 'close failed'));
+    await quiet(this.#source?.close());
+    await quiet(this.#shared?.disconnect());
+    await quiet(this.#admin?.disconnect());
+    await quiet(this.#model?.close());
     this.modelLoaded = false;
   }
 }

@@ -33,17 +33,16 @@ export class Service {
       config, pipeline, logger, metrics: this.metrics, registry: schemaRegistry,
       clock: deps.clock ?? systemClock, timers: deps.timers ?? systemTimers,
     }));
-    this.http = deps.http === false ? undefined : new HttpServer(deps.registry, { notReady: () => this.notReady() });
+    this.http = deps.http === false ? undefined : new HttpServer(deps.registry, { notReady: () => this.notReady(), unhealthy: () => this.unhealthy() });
   }
 
   notReady(): string[] {
-    const reasons: string[] = [];
-    for (const p of this.pipelines) {
-      if (!p.modelLoaded) reasons.push(`${p.name}: model not loaded`);
-      else if (p.status !== 'running') reasons.push(`${p.name}: ${p.status}`);
-      else if (!p.joined) reasons.push(`${p.name}: consumer not in its group yet`);
-    }
-    return reasons;
+    return this.pipelines.flatMap((p) => p.notReady());
+  }
+
+  /** Pipelines whose consumer is gone for good: only a restart helps, so liveness fails. */
+  unhealthy(): string[] {
+    return this.pipelines.filter((p) => p.dead).map((p) => `${p.name}: the Kafka consumer crashed and will not restart`);
   }
 
   async start(): Promise<void> {

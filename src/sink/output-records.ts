@@ -1,4 +1,4 @@
-import type { IHeaders, Message } from 'kafkajs';
+import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/records.js';
 import type { DecodedRecord, InputCodec, OutputEncoder } from '../codec/codec.js';
 import type { ModelInfo } from '../inference/model.js';
 import type { StreamscoreError } from '../errors.js';
@@ -33,11 +33,11 @@ export function unfillableOutputFields(encoder: OutputEncoder, codec: InputCodec
 export class OutputRecords {
   private readonly copied: string[] | undefined;
 
-  constructor(private readonly encoder: OutputEncoder, private readonly model: ModelInfo) {
+  constructor(private readonly encoder: OutputEncoder, private readonly model: ModelInfo, private readonly topic: string) {
     this.copied = encoder.fields.length ? encoder.fields.map((f) => f.name).filter((n) => !SERVICE_FIELDS.has(n)) : undefined;
   }
 
-  message(input: DecodedRecord, key: Buffer | null, score: number, threshold: number, source: SourceRef, nowMs: number): Message {
+  record(input: DecodedRecord, key: Buffer | null, score: number, threshold: number, source: SourceRef, nowMs: number): OutgoingRecord {
     let out: Record<string, unknown>;
     if (this.copied) {
       out = {};
@@ -52,6 +52,7 @@ export class OutputRecords {
     out.source = { topic: source.topic, partition: source.partition, offset: this.copied ? Number(source.offset) : source.offset };
     out.scoredAt = nowMs;
     return {
+      topic: this.topic,
       key,
       value: this.encoder.encode(out),
       headers: {
@@ -64,12 +65,15 @@ export class OutputRecords {
 }
 
 /** The original bytes, key and headers, plus headers that say why and where from. */
-export function deadLetterMessage(pipeline: string, key: Buffer | null, value: Buffer | null, headers: IHeaders | undefined, error: StreamscoreError, source: SourceRef): Message {
+export function deadLetterRecord(topic: string, pipeline: string, key: Buffer | null, value: Buffer | null, headers: RecordHeaders, error: StreamscoreError, source: SourceRef): OutgoingRecord {
+  const kept: Record<string, HeaderValue> = {};
+  for (const [name, v] of Object.entries(headers)) if (v !== undefined) kept[name] = v;
   return {
+    topic,
     key,
     value,
     headers: {
-      ...headers,
+      ...kept,
       [HEADER.errorCode]: error.code,
       [HEADER.errorMessage]: error.message.slice(0, 1000),
       [HEADER.sourceTopic]: source.topic,

@@ -1,264 +1,348 @@
-import type { Admin, Kafka, Message, Producer } from 'kafkajs';
-import type { DeliveryMode } from '../config/types.js';
+import type { PartitionOutput } from '../kafka/sink.js';
+import type { OutgoingRecord, TopicPartition } from '../kafka/records.js';
+import { type StreamscoreError, errorMessage } from '../errors.js';
+import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
-import { chaosPoint } from '../kafka/chaos-hook.js';
+import { Backoff, type RetryPolicy } from '../util/backoff.js';
 import { classifyTransactionError } from '../kafka/errors.js';
 
-/** What one input record became: messages per output topic, in input order. */
+/** What one inference batch made of one partition's records: output records, in input order. */
 export interface ScoredChunk {
   generation: number;
   /** Offset of the last input record covered; the commit stores lastOffset + 1. */
   lastOffset: bigint;
-  messages: { topic: string; message: Message }[];
+  records: OutgoingRecord[];
   /** How many input records the chunk covers. */
-  records: number;
+  inputs: number;
   /** Called after the commit with the commit's time, for metrics. */
   onCommitted?: (committedAtMs: number) => void;
+  /** The payload size, filled in by the sink. */
+  bytes?: number;
 }
+
+export type TransactionResult = 'committed' | 'aborted' | 'fenced';
 
 export interface PartitionSinkOptions {
-  kafka: Kafka;
-  admin: Admin;
-  groupId: string;
-  topic: string;
-  partition: number;
-  delivery: DeliveryMode;
-  transactionTimeoutMs: number;
-  /** The shared producer for at-least-once delivery. */
-  sharedProducer?: Producer;
-  /** Commits the consumer offset (at-least-once). */
-  commitOffset: (offset: string) => Promise<void>;
-  /** Asks the source to read the partition again from `offset`. */
+  tp: TopicPartition;
+  output: PartitionOutput;
+  /** A partition's open transaction collects batches for this long before it commits. */
+  commitIntervalMs: number;
+  retry: RetryPolicy;
+  /** Asks the source to read the partition again from `offset` (and drop what is queued for it). */
   rewind: (offset: bigint) => void;
+  clock: Clock;
+  timers: Timers;
   logger: Logger;
-  onTransaction: (result: 'committed' | 'aborted' | 'fenced', ms: number) => void;
+  onTransaction: (result: TransactionResult, ms: number) => void;
+  /** A retryable failure, about to be tried again (a metric, not a log line). */
+  onRetry: (err: StreamscoreError) => void;
+  /** After every commit or recovery step: the source may resume partitions now. */
+  onSettled: () => void;
+  /** The retry budget ran out (report it); `undefined` once the sink works again. */
+  onTrouble: (err: StreamscoreError | undefined) => void;
 }
 
-export type SinkState = 'new' | 'ready' | 'fenced' | 'closed';
-
-// Measured on the local broker (12 messages + offsets per transaction): first retry at 300 ms
-// (kafkajs default) 216 ms per send, at 10 ms 16 ms, at 1 ms 5 ms. 25 doublings capped at 2 s
-// still ride out about 30 s of broker trouble.
-const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 2_000, retries: 25 };
+export type SinkState = 'new' | 'opening' | 'ready' | 'fenced' | 'closed';
 
 /**
- * Payload per transaction. kafkajs sends each partition's messages as one record batch, and
- * the broker refuses a batch over message.max.bytes (1 MiB by default); a transaction that
- * gathered a long backlog would be refused, aborted and retried forever.
+ * Payload per send: kafkajs sends each partition's messages as one record batch, and the
+ * broker refuses a batch over message.max.bytes (1 MiB by default).
  */
-const MAX_TRANSACTION_BYTES = 512 * 1024;
+const MAX_SEND_BYTES = 512 * 1024;
+/** Payload per transaction: past this the transaction commits before its interval is up. */
+const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 
+/** A chunk's payload, counted once. */
 function chunkBytes(chunk: ScoredChunk): number {
+  return (chunk.bytes ??= countBytes(chunk));
+}
+
+function countBytes(chunk: ScoredChunk): number {
   let n = 0;
-  for (const { message } of chunk.messages) {
-    n += 64 + (message.value?.length ?? 0) + (message.key?.length ?? 0);
-    for (const [k, v] of Object.entries(message.headers ?? {})) n += k.length + String(v).length;
+  for (const r of chunk.records) {
+    n += 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + v.length;
   }
   return n;
 }
 
 /**
- * The output side of one input partition. Exactly-once: a transactional producer whose id
- * is derived from group + topic + partition, so a newer owner of the partition fences any
- * older one (kafkajs sends offsets without KIP-447 member fencing, so the transactional id
- * is the only fence). Each transaction carries the scored events, alerts, dead letters and
- * the partition's next offset, committed or aborted as one unit. One transaction at a time.
+ * The commit cadence of one input partition. Inference batches are formed for the model,
+ * transactions for Kafka: a transaction opens with the first chunk, every chunk that comes
+ * is sent into it at once, and it commits (with the offset) when `commitIntervalMs` has
+ * passed or its payload cap is reached, while the next batch is already being scored. One
+ * transaction at a time. Any failure retires the output's producer, re-reads the committed
+ * offset from the broker and rewinds the partition there; fencing ends the sink.
  */
 export class PartitionSink {
   state: SinkState = 'new';
   /** Bumped on every rewind: chunks built before it are stale and dropped. */
   generation = 0;
-  /** Next input offset to accept from the source (what is queued is before it). */
+  /** Next input offset to accept from the source (-1n: the first fetched one). */
   nextOffset = -1n;
-  /** The partition's committed offset as this sink last knew it. */
+  /** The partition's committed offset, as read from the broker or last committed here (-1n: none). */
   committedOffset = -1n;
+  /** When this sink last committed (or was made): the stall watchdog's reference. Reopening is not progress. */
+  lastProgressMs: number;
   /** The first offset this sink accepted: where a rewind goes when nothing is committed yet. */
   baseOffset = -1n;
-  private producer: Producer | undefined;
   private pending: ScoredChunk[] = [];
-  private committing = 0;
+  /** Payload of `pending` (every chunk in it is of the current generation: a rewind empties it). */
+  private pendingBytes = 0;
+  /** Input records sent in the open transaction, not committed yet. */
+  private inTransaction = 0;
+  private wake: (() => void) | undefined;
+  private flushRequested = false;
+  /** Failures to open the output, and failures of transactions: each resets on its own success. */
+  private readonly openBackoff: Backoff;
+  private readonly commitBackoff: Backoff;
+  private troubled = false;
+  private ready: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
-  private failures = 0;
-  readonly transactionalId: string;
 
-  constructor(private readonly opts: PartitionSinkOptions) {
-    this.transactionalId = `streamscore-${opts.groupId}-${opts.topic}-${opts.partition}`;
+  constructor(private readonly o: PartitionSinkOptions) {
+    this.openBackoff = new Backoff(o.retry);
+    this.commitBackoff = new Backoff(o.retry);
+    this.lastProgressMs = o.clock.now();
+  }
+
+  get tp(): TopicPartition {
+    return this.o.tp;
+  }
+
+  get transactionalId(): string | undefined {
+    return this.o.output.transactionalId;
   }
 
   private get log(): Logger {
-    return this.opts.logger;
+    return this.o.logger;
   }
 
-  /**
-   * Fences any earlier owner (its open transaction is completed or aborted by the broker),
-   * then reads the committed offset: read after the fence, it cannot go stale.
-   */
-  async start(): Promise<bigint> {
-    if (this.opts.delivery === 'exactly-once') {
-      this.producer = this.opts.kafka.producer({
-        transactionalId: this.transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: this.opts.transactionTimeoutMs,
-        // Right after a commit the coordinator is still writing markers and answers the next
-        // transaction with CONCURRENT_TRANSACTIONS for a few ms; kafkajs's default first retry
-        // (300 ms) would add that to every transaction, so retry fast and back off from there.
-        retry: PRODUCER_RETRY,
-      });
-      await this.producer.connect();
-      const fence = await this.producer.transaction();
-      await fence.abort();
-    } else {
-      this.producer = this.opts.sharedProducer;
-    }
-    const [topicOffsets] = await this.opts.admin.fetchOffsets({ groupId: this.opts.groupId, topics: [this.opts.topic] });
-    const entry = topicOffsets?.partitions.find((p) => p.partition === this.opts.partition);
-    this.committedOffset = BigInt(entry?.offset ?? '-1');
-    // Revoked while starting: close() has run, so the producer made here is released here.
-    if (this.state === 'closed') {
-      if (this.opts.delivery === 'exactly-once') await this.producer?.disconnect().catch(() => {});
-      return this.committedOffset;
-    }
-    this.state = 'ready';
-    return this.committedOffset;
+  /** Where the records not committed yet begin (-1n: unknown). */
+  get uncommittedFrom(): bigint {
+    return this.committedOffset >= 0n ? this.committedOffset : this.baseOffset;
   }
 
-  get topic(): string {
-    return this.opts.topic;
-  }
-
-  get partition(): number {
-    return this.opts.partition;
-  }
-
-  /** Input records waiting for, or inside, a transaction (for backpressure). */
+  /** Input records accepted and not committed yet (for backpressure and lag). */
   get pendingRecords(): number {
-    let n = this.committing;
-    for (const c of this.pending) n += c.records;
+    let n = this.inTransaction;
+    for (const c of this.pending) n += c.inputs;
     return n;
   }
 
-  /** Queues a chunk for commit; a chunk from before the last rewind is dropped. */
-  submit(chunk: ScoredChunk): void {
-    if (this.state !== 'ready' || chunk.generation !== this.generation) return;
-    this.pending.push(chunk);
-    this.loop ??= this.drain().finally(() => { this.loop = undefined; });
+  /**
+   * Opens the output (fencing earlier owners), retrying with backoff until it works or the
+   * sink is closed. Resolves when the sink takes chunks (or is closed or fenced).
+   */
+  start(): Promise<void> {
+    this.ready ??= this.open();
+    return this.ready;
   }
 
-  /** Resolves when everything submitted so far is committed (or dropped). */
-  async drained(): Promise<void> {
-    while (this.loop) await this.loop;
-  }
-
-  private async drain(): Promise<void> {
-    while (this.pending.length && this.state === 'ready') {
-      // What is waiting goes into one transaction (commits cost per transaction, not per
-      // message), up to a size the broker accepts as one record batch per partition.
-      const chunks = this.takeChunks();
-      if (!chunks.length) continue;
-      this.committing = chunks.reduce((n, c) => n + c.records, 0);
+  private async open(): Promise<void> {
+    this.state = 'opening';
+    for (;;) {
       try {
-        await this.commit(chunks);
-      } finally {
-        this.committing = 0;
+        const committed = await this.o.output.open();
+        if (this.state !== 'opening') {
+          await this.o.output.close();
+          return;
+        }
+        this.committedOffset = committed;
+        this.nextOffset = committed;
+        this.state = 'ready';
+        this.openBackoff.reset();
+        this.clearTrouble();
+        return;
+      } catch (err) {
+        const coded = classifyTransactionError(err);
+        if (coded.producerFenced || this.state !== 'opening') return this.end(coded);
+        await this.failed(coded, this.openBackoff, 'opening the partition output failed');
+        if (this.state !== 'opening') return;
       }
     }
   }
 
-  private takeChunks(): ScoredChunk[] {
+  /** The first record this sink takes when nothing was committed: where a rewind without a commit goes. */
+  accepted(firstOffset: bigint, nextOffset: bigint): void {
+    if (this.baseOffset < 0n) this.baseOffset = firstOffset;
+    this.nextOffset = nextOffset;
+  }
+
+  /** Queues a chunk for the open transaction; a chunk from before the last rewind is dropped. */
+  submit(chunk: ScoredChunk): void {
+    if (this.state !== 'ready' || chunk.generation !== this.generation) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunkBytes(chunk);
+    this.loop ??= this.run().finally(() => { this.loop = undefined; });
+    this.signal();
+  }
+
+  /** Commits what is pending now, without waiting for the interval, and resolves when it is committed (or dropped). */
+  async drained(): Promise<void> {
+    this.flushRequested = true;
+    this.signal();
+    while (this.loop) await this.loop;
+    this.flushRequested = false;
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Waits until `ms` pass or something is submitted (or the sink closes). */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.o.timers.setTimeout(() => { this.wake = undefined; resolve(); }, Math.max(0, ms));
+      this.wake = () => { this.o.timers.clearTimeout(timer); resolve(); };
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.state === 'ready' && this.pending.length) {
+      try {
+        await this.transaction();
+      } catch (err) {
+        await this.recover(classifyTransactionError(err));
+      }
+    }
+  }
+
+  /**
+   * One transaction: it opens with the first chunk and commits, with the offset, once
+   * `commitIntervalMs` has passed since, or its payload cap is reached, or a flush asks.
+   * Exactly-once sends at commit time (one produce request per transaction, not one per
+   * batch: on a shared 2-core box requests are what the broker pays for); at-least-once
+   * sends each chunk at once (its output is readable on ack) and only commits offsets on
+   * the cadence. A backlog is sent in pieces the broker accepts.
+   */
+  private async transaction(): Promise<void> {
+    const started = this.o.clock.now();
+    const deadline = started + this.o.commitIntervalMs;
+    const generation = this.generation;
+    const sent: ScoredChunk[] = [];
+    let bytes = 0;
+    await this.o.output.begin();
+    for (;;) {
+      const due = this.o.clock.now() >= deadline || this.flushRequested || bytes + this.pendingBytes >= MAX_TRANSACTION_BYTES;
+      if (due || this.o.output.sendsAtOnce || this.pendingBytes >= MAX_SEND_BYTES) {
+        const batch = this.take(MAX_SEND_BYTES);
+        if (batch.length) {
+          this.inTransaction += batch.reduce((n, c) => n + c.inputs, 0);
+          sent.push(...batch);
+          bytes += batch.reduce((n, c) => n + chunkBytes(c), 0);
+          await this.o.output.send(batch.flatMap((c) => c.records));
+          if (this.state !== 'ready' || generation !== this.generation) throw new Error('partition revoked or rewound mid-transaction');
+          continue;
+        }
+      }
+      if (due) break;
+      await this.pause(deadline - this.o.clock.now());
+    }
+    const last = sent[sent.length - 1];
+    if (!last) return this.o.output.abort();
+    await this.o.output.commit(last.lastOffset + 1n);
+    this.committedOffset = last.lastOffset + 1n;
+    this.inTransaction = 0;
+    const now = this.o.clock.now();
+    this.lastProgressMs = now;
+    this.o.onTransaction('committed', now - started);
+    for (const chunk of sent) chunk.onCommitted?.(now);
+    this.commitBackoff.reset();
+    this.clearTrouble();
+    this.o.onSettled();
+  }
+
+  /** Chunks of the current generation, up to `maxBytes` (at least one). */
+  private take(maxBytes: number): ScoredChunk[] {
     const taken: ScoredChunk[] = [];
     let bytes = 0;
     while (this.pending.length) {
       const chunk = this.pending[0]!;
       if (chunk.generation !== this.generation) {
-        this.pending.shift();
+        this.pendingBytes -= chunkBytes(this.pending.shift()!);
         continue;
       }
       const size = chunkBytes(chunk);
-      if (taken.length && bytes + size > MAX_TRANSACTION_BYTES) break;
+      if (taken.length && bytes + size > maxBytes) break;
       taken.push(this.pending.shift()!);
       bytes += size;
     }
+    this.pendingBytes -= bytes;
     return taken;
   }
 
-  private async commit(chunks: ScoredChunk[]): Promise<void> {
-    const started = Date.now();
-    const lastOffset = chunks[chunks.length - 1]!.lastOffset;
-    const nextOffset = (lastOffset + 1n).toString();
-    const byTopic = new Map<string, Message[]>();
-    for (const chunk of chunks) {
-      for (const { topic, message } of chunk.messages) {
-        let list = byTopic.get(topic);
-        if (!list) byTopic.set(topic, (list = []));
-        list.push(message);
-      }
-    }
-    const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-    const producer = this.producer!;
-    try {
-      if (this.opts.delivery === 'exactly-once') {
-        const txn = await producer.transaction();
-        try {
-          await txn.sendBatch({ topicMessages, acks: -1 });
-          chaosPoint('after-send');
-          await txn.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: this.opts.topic, partitions: [{ partition: this.opts.partition, offset: nextOffset }] }] });
-          chaosPoint('after-offsets');
-          const committing = txn.commit();
-          chaosPoint('during-commit');
-          await committing;
-        } catch (err) {
-          const coded = classifyTransactionError(err);
-          if (!coded.producerFenced && txn.isActive()) await txn.abort().catch((abortErr: unknown) => this.log.warn({ err: abortErr }, 'abort failed'));
-          throw coded;
-        }
-      } else {
-        await producer.sendBatch({ topicMessages, acks: -1 });
-        await this.opts.commitOffset(nextOffset);
-      }
-      this.committedOffset = lastOffset + 1n;
-      this.failures = 0;
-      const now = Date.now();
-      this.opts.onTransaction('committed', now - started);
-      for (const chunk of chunks) chunk.onCommitted?.(now);
-    } catch (err) {
-      const coded = classifyTransactionError(err);
-      if (coded.producerFenced) {
-        this.log.warn({ transactionalId: this.transactionalId }, 'producer fenced: another instance owns this partition now; dropping it');
-        this.opts.onTransaction('fenced', Date.now() - started);
-        this.state = 'fenced';
-        this.generation++;
-        this.pending = [];
-        return;
-      }
-      this.opts.onTransaction('aborted', Date.now() - started);
-      this.failures++;
-      this.log.warn({ err: coded.message, code: coded.code, failures: this.failures, rewindTo: this.committedOffset.toString() }, 'transaction aborted; reprocessing from the committed offset');
-      this.rewind();
-      // Back off so a broker outage is not a hot loop (100 ms doubling to 5 s).
-      await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** Math.min(this.failures, 6))));
-    }
-  }
 
-  /** Forgets everything not committed and has the source read again from the committed offset. */
-  rewind(): void {
+  /**
+   * Whatever failed, the transaction is gone: abort it if the producer still can, retire the
+   * producer (a new one with the same id fences the old), read the committed offset from the
+   * broker and read the partition again from there.
+   */
+  private async recover(err: StreamscoreError): Promise<void> {
     this.generation++;
     this.pending = [];
+    this.pendingBytes = 0;
+    this.inTransaction = 0;
+    if (this.state !== 'ready') return;
+    if (err.producerFenced) return this.end(err);
+    this.o.onTransaction('aborted', 0);
+    await this.o.output.abort().catch(() => {});
+    await this.failed(err, this.commitBackoff, 'transaction failed; replacing the producer and reading again from the committed offset');
+    this.state = 'opening';
+    this.ready = undefined;
+    await this.start();
+    if ((this.state as SinkState) !== 'ready') return;
     const from = this.committedOffset >= 0n ? this.committedOffset : this.baseOffset;
     this.nextOffset = from;
-    this.opts.rewind(from);
+    this.o.rewind(from);
+    this.o.onSettled();
+  }
+
+  /** Counts a failure, reports it once a budget is spent, and waits out the backoff. */
+  private async failed(err: StreamscoreError, backoff: Backoff, what: string): Promise<void> {
+    const delayMs = backoff.fail();
+    this.o.onRetry(err);
+    const fields = { code: err.code, err: errorMessage(err), failures: backoff.failures, retryInMs: delayMs };
+    if (backoff.exhausted && !this.troubled) {
+      this.troubled = true;
+      this.log.error(fields, `${what}: still failing; the partition is reported unready until it works again`);
+      this.o.onTrouble(err);
+    } else {
+      this.log.debug(fields, what);
+    }
+    await this.pause(delayMs);
+  }
+
+  private clearTrouble(): void {
+    if (!this.troubled || this.openBackoff.exhausted || this.commitBackoff.exhausted) return;
+    this.troubled = false;
+    this.log.info('partition output works again');
+    this.o.onTrouble(undefined);
+  }
+
+  private end(err: StreamscoreError): void {
+    this.log.warn({ code: err.code, transactionalId: this.transactionalId }, 'producer fenced: another instance owns this partition now; dropping it');
+    this.o.onTransaction('fenced', 0);
+    if (this.troubled) this.o.onTrouble(undefined);
+    this.state = 'fenced';
+    this.generation++;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.o.onSettled();
   }
 
   /** Stops taking chunks and releases the producer once the current transaction is done. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
-    const wasFenced = this.state === 'fenced';
     this.state = 'closed';
     this.generation++;
     this.pending = [];
-    await this.drained();
-    if (this.opts.delivery === 'exactly-once' && this.producer) {
-      await this.producer.disconnect().catch((err: unknown) => { if (!wasFenced) this.log.warn({ err }, 'producer disconnect failed'); });
-    }
+    this.pendingBytes = 0;
+    this.signal();
+    await this.loop;
+    if (this.troubled) this.o.onTrouble(undefined);
+    await this.o.output.close().catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'closing the partition output failed'));
   }
 }

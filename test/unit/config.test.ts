@@ -35,7 +35,7 @@ describe('config', () => {
     const config = parseConfig(JSON.stringify(minimal()), { env: {} });
     const p = config.pipelines[0]!;
     expect(p.codec).toBe('avro');
-    expect(p.delivery).toBe('exactly-once');
+    expect(p.delivery).toEqual({ mode: 'exactly-once', commitIntervalMs: 20, stallTimeoutMs: 30_000 });
     expect(p.batching).toEqual({ maxBatchSize: 256, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueuedRecords: 10_000 });
     expect(p.model.executionProviders).toEqual(['cpu']);
     expect(config.kafka.transactionTimeoutMs).toBe(60_000);
@@ -56,7 +56,7 @@ describe('config', () => {
       expect.stringMatching(/^\/kafka\/brokers\/0: /),
       "/kafka: unknown key 'colour'",
       expect.stringMatching(/^\/pipelines\/0\/batching\/maxBatchSize: /),
-      '/pipelines/0/delivery: must be one of exactly-once, at-least-once',
+      '/pipelines/0/delivery/mode: must be one of exactly-once, at-least-once',
       "/pipelines/0: missing 'groupId'",
     ]));
     expect(problems).toHaveLength(5);

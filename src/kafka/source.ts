@@ -1,0 +1,188 @@
+import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import { StreamscoreError, errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { KafkaClient } from './client.js';
+import { withHeartbeats } from './heartbeats.js';
+import { toConsumedRecord } from './reader.js';
+import { type ConsumedRecord, type TopicPartition, partitionKey } from './records.js';
+
+export interface SourceOptions {
+  groupId: string;
+  topics: readonly string[];
+  fromBeginning: boolean;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  fetchMaxWaitMs: number;
+  fetchMaxBytes: number;
+  fetchMaxBytesPerPartition: number;
+}
+
+/** One fetch of one partition, as the pipeline sees it. */
+export interface FetchedBatch {
+  readonly tp: TopicPartition;
+  /** Data records only (control and aborted records are gone), copied out of the fetch buffer. */
+  readonly records: ConsumedRecord[];
+  /** Where the next fetch starts: after the last entry, control records included. */
+  readonly nextOffset: bigint;
+  readonly highWatermark: bigint;
+  /** False once the partition was sought or revoked after this fetch: its records must be dropped. */
+  isCurrent(): boolean;
+  /** Keeps the group membership alive while `work` runs (kafkajs heartbeats only between batches). */
+  heartbeatDuring<T>(work: Promise<T>): Promise<T>;
+}
+
+export interface SourceListener {
+  /** The group gave this member its partitions (the whole assignment, and what is new in it). */
+  assigned(all: TopicPartition[], added: TopicPartition[]): void;
+  revoked(partitions: TopicPartition[]): void;
+  /** Must not throw: a throw would crash the consumer. */
+  batch(batch: FetchedBatch): Promise<void>;
+  /** The consumer crashed; with `restarting` false it is gone for good. */
+  crashed(err: StreamscoreError, restarting: boolean): void;
+}
+
+/** Copies out of the fetch buffer: a slice would keep the whole fetch response alive until commit. */
+function toRecords(batch: Batch): ConsumedRecord[] {
+  return batch.messages.map(toConsumedRecord);
+}
+
+/**
+ * A consumer group member: read_committed, no auto-commit, assignments and revocations as
+ * events, pause / resume / seek per partition. A seek bumps the partition's epoch, and a
+ * batch fetched before the latest seek is no longer current, so rewinds never leave gaps.
+ */
+export class GroupSource {
+  readonly #consumer: Consumer;
+  readonly #epochs = new Map<string, number>();
+  readonly #paused = new Map<string, TopicPartition>();
+  #assigned = new Map<string, TopicPartition>();
+  #member = false;
+
+  constructor(client: KafkaClient, private readonly o: SourceOptions, private readonly listener: SourceListener, private readonly log: Logger) {
+    this.#consumer = client.raw.consumer({
+      groupId: o.groupId,
+      readUncommitted: false,
+      sessionTimeout: o.sessionTimeoutMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      maxWaitTimeInMs: o.fetchMaxWaitMs,
+      maxBytes: o.fetchMaxBytes,
+      maxBytesPerPartition: o.fetchMaxBytesPerPartition,
+    });
+    const { GROUP_JOIN, CRASH } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberAssignment));
+    this.#consumer.on(CRASH, (e) => this.#onCrash(e.payload.error, e.payload.restart));
+  }
+
+  /** True while the consumer is in its group. */
+  get member(): boolean {
+    return this.#member;
+  }
+
+  get assignment(): TopicPartition[] {
+    return [...this.#assigned.values()];
+  }
+
+  async start(): Promise<void> {
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: [...this.o.topics], fromBeginning: this.o.fromBeginning });
+    await this.#consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: (p) => this.#onBatch(p) });
+  }
+
+  pause(tp: TopicPartition): void {
+    const key = partitionKey(tp);
+    if (this.#paused.has(key) || !this.#assigned.has(key)) return;
+    this.#paused.set(key, tp);
+    this.#consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  resume(tp: TopicPartition): void {
+    if (!this.#paused.delete(partitionKey(tp))) return;
+    this.#consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+  }
+
+  get pausedCount(): number {
+    return this.#paused.size;
+  }
+
+  isPaused(tp: TopicPartition): boolean {
+    return this.#paused.has(partitionKey(tp));
+  }
+
+  /** Reads the partition again from `offset`; whatever was fetched before is dropped. */
+  seek(tp: TopicPartition, offset: bigint): void {
+    this.#bump(tp);
+    this.#consumer.seek({ topic: tp.topic, partition: tp.partition, offset: offset.toString() });
+  }
+
+  /** At-least-once: the group's committed offset. */
+  async commit(tp: TopicPartition, nextOffset: bigint): Promise<void> {
+    try {
+      await this.#consumer.commitOffsets([{ topic: tp.topic, partition: tp.partition, offset: nextOffset.toString() }]);
+    } catch (err) {
+      throw new StreamscoreError('KAFKA_REQUEST_FAILED', `offset commit failed: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Stops fetching everything (shutdown); what was fetched is still delivered. */
+  pauseAll(): void {
+    this.#consumer.pause(this.o.topics.map((topic) => ({ topic })));
+  }
+
+  async close(): Promise<void> {
+    this.#member = false;
+    await this.#consumer.disconnect();
+  }
+
+  #bump(tp: TopicPartition): void {
+    const key = partitionKey(tp);
+    this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
+  }
+
+  #onAssignment(assignment: Record<string, number[]>): void {
+    this.#member = true;
+    const next = new Map<string, TopicPartition>();
+    for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(partitionKey({ topic, partition }), { topic, partition });
+    const revoked = [...this.#assigned].filter(([key]) => !next.has(key)).map(([, tp]) => tp);
+    const added = [...next].filter(([key]) => !this.#assigned.has(key)).map(([, tp]) => tp);
+    this.#assigned = next;
+    if (revoked.length) this.#revoke(revoked);
+    this.listener.assigned([...next.values()], added);
+  }
+
+  /** Forgets a partition's pause (kafkajs keeps its pause set across reassignment) and makes its fetched records stale. */
+  #revoke(partitions: TopicPartition[]): void {
+    for (const tp of partitions) {
+      this.#bump(tp);
+      if (this.#paused.delete(partitionKey(tp))) this.#consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+    }
+    this.listener.revoked(partitions);
+  }
+
+  #onCrash(error: Error, restart: boolean): void {
+    this.#member = false;
+    const lost = [...this.#assigned.values()];
+    this.#assigned = new Map();
+    if (lost.length) this.#revoke(lost);
+    const err = new StreamscoreError('KAFKA_CONSUMER_CRASHED', `the consumer of group ${this.o.groupId} crashed: ${errorMessage(error)}${restart ? '; rejoining' : '; it will not restart'}`, { cause: error });
+    this.log.error({ code: err.code, err: err.message, restarting: restart }, 'consumer crashed');
+    this.listener.crashed(err, restart);
+  }
+
+  async #onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const tp = { topic: batch.topic, partition: batch.partition };
+    const key = partitionKey(tp);
+    const epoch = this.#epochs.get(key) ?? 0;
+    if (!isRunning() || isStale() || batch.isEmpty() || !this.#assigned.has(key)) return;
+    const fetched: FetchedBatch = {
+      tp,
+      records: toRecords(batch),
+      nextOffset: BigInt(batch.lastOffset()) + 1n,
+      highWatermark: BigInt(batch.highWatermark),
+      isCurrent: () => isRunning() && !isStale() && (this.#epochs.get(key) ?? 0) === epoch && this.#assigned.has(key),
+      heartbeatDuring: (work) => withHeartbeats(work, heartbeat, this.o.heartbeatIntervalMs),
+    };
+    await this.listener.batch(fetched);
+  }
+}
