@@ -7,7 +7,6 @@ export interface BatcherOptions<T> {
   handle: (items: T[], waitedMs: number) => Promise<void>;
   clock: Clock;
   timers: Timers;
-  maxInFlight?: number;
   /** Told the queue length after each dispatch, so the source can resume paused partitions. */
   onDequeued?: (queued: number) => void;
 }
@@ -26,11 +25,7 @@ export class Batcher<T> {
   private flushing = false;
   private timer: unknown;
   private idleWaiters: (() => void)[] = [];
-  private readonly maxInFlight: number;
-
-  constructor(private readonly opts: BatcherOptions<T>) {
-    this.maxInFlight = opts.maxInFlight ?? 1;
-  }
+  constructor(private readonly opts: BatcherOptions<T>) {}
 
   get queued(): number {
     return this.items.length - this.head;
@@ -85,7 +80,9 @@ export class Batcher<T> {
         oldestEnqueuedAtMs: this.queued ? this.enqueuedAt[this.head] : undefined,
         nowMs: this.opts.clock.now(),
         inFlight: this.inFlight,
-        maxInFlight: this.maxInFlight,
+        // One batch at a time, always: a second batch of the same partition could finish first
+        // and reach its sink out of order. This is what keeps per-key order, so it is no option.
+        maxInFlight: 1,
         flushing: this.flushing,
       }, this.opts.policy);
       if (decision.kind === 'dispatch') {

@@ -67,6 +67,12 @@ export class KafkaAdmin {
     return new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
   }
 
+  /** Each partition's first offset and end offset, in one request. */
+  async offsetRanges(topic: string): Promise<Map<number, { start: bigint; end: bigint }>> {
+    const offsets = await this.#admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, { start: BigInt(o.low), end: BigInt(o.high) }]));
+  }
+
   /** Each partition's end offset (the offset the next record will get). */
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
     const offsets = await this.#admin.fetchTopicOffsets(topic);

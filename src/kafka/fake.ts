@@ -37,6 +37,7 @@ export class FakeKafka {
   readonly #consumers = new Map<string, FakeConsumer>();
   readonly #partitions = new Map<string, number>();
   readonly #holds = new Map<FakeCall, Promise<void>>();
+  readonly #assignOnRun = new Map<string, Record<string, number[]>>();
   /** Every call made, in order, for assertions. */
   readonly calls: FakeCall[] = [];
 
@@ -77,6 +78,11 @@ export class FakeKafka {
     await hold;
   }
 
+  /** Makes the next consumer of `groupId` get `assignment` while its run() starts. */
+  assignOnRun(groupId: string, assignment: Record<string, number[]>): void {
+    this.#assignOnRun.set(groupId, assignment);
+  }
+
   consumerOf(groupId: string): FakeConsumer {
     const c = this.#consumers.get(groupId);
     if (!c) throw new Error(`no consumer for group ${groupId}`);
@@ -89,6 +95,7 @@ export class FakeKafka {
       producer: (opts: { transactionalId?: string }) => new FakeProducer(this, opts.transactionalId),
       consumer: (opts: { groupId: string }) => {
         const c = new FakeConsumer(this, opts.groupId);
+        c.assignOnRun = this.#assignOnRun.get(opts.groupId);
         this.#consumers.set(opts.groupId, c);
         return c;
       },
@@ -230,6 +237,8 @@ export class FakeConsumer {
   #assigned: Record<string, number[]> = {};
   #eachBatch: Handler | undefined;
   running = false;
+  /** Like kafkajs, whose first GROUP_JOIN comes while run() is still starting: assigned inside run(). */
+  assignOnRun: Record<string, number[]> | undefined;
 
   constructor(private readonly fake: FakeKafka, private readonly groupId: string) {}
 
@@ -246,6 +255,7 @@ export class FakeConsumer {
   async run({ eachBatch }: { eachBatch: Handler }): Promise<void> {
     this.#eachBatch = eachBatch;
     this.running = true;
+    if (this.assignOnRun) this.assign(this.assignOnRun);
   }
 
   pause(tps: { topic: string; partitions?: number[] }[]): void {

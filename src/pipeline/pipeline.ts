@@ -171,7 +171,7 @@ export class Pipeline implements SourceListener {
     }, this, this.#log);
     this.#watchdog = new StallWatchdog({
       pipeline: cfg.name, admin, topics: cfg.inputs, partitions: () => this.#partitions.values(),
-      intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs,
+      intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs, startFrom: k.startFrom,
       clock: this.deps.clock, timers: this.deps.timers, metrics: this.deps.metrics, logger: this.#log,
     });
     await this.#source.start();

@@ -13,6 +13,8 @@ export interface WatchdogOptions {
   partitions: () => Iterable<{ tp: TopicPartition; sink: PartitionSink | undefined; fetchPosition: bigint }>;
   intervalMs: number;
   stallTimeoutMs: number;
+  /** Where a partition with no committed offset and nothing fetched starts reading. */
+  startFrom: 'earliest' | 'latest';
   clock: Clock;
   timers: Timers;
   metrics: Metrics;
@@ -36,7 +38,7 @@ interface Watched {
  */
 export class StallWatchdog {
   readonly #watched = new Map<string, Watched>();
-  readonly #ends = new Map<string, bigint>();
+  readonly #ranges = new Map<string, { start: bigint; end: bigint }>();
   #timer: unknown;
   #stopped = false;
 
@@ -73,7 +75,7 @@ export class StallWatchdog {
   async tick(): Promise<void> {
     await Promise.all(this.o.topics.map(async (topic) => {
       try {
-        for (const [partition, end] of await this.o.admin.endOffsets(topic)) this.#ends.set(partitionKey({ topic, partition }), end);
+        for (const [partition, range] of await this.o.admin.offsetRanges(topic)) this.#ranges.set(partitionKey({ topic, partition }), range);
       } catch {
         // The broker is away; judged on what is known, the partitions stall on time.
       }
@@ -84,13 +86,15 @@ export class StallWatchdog {
       const key = partitionKey(tp);
       let w = this.#watched.get(key);
       if (!w) this.#watched.set(key, (w = { tp, idleSinceMs: now, stalled: false, lag: 0 }));
-      const end = this.#ends.get(key);
+      const range = this.#ranges.get(key);
       // Lag runs from the committed offset; when nothing beyond it is in flight, from the fetch
-      // position instead, which has stepped over transaction markers that never commit.
+      // position instead, which has stepped over transaction markers that never commit; with
+      // neither, from where a new group starts reading.
       const from = sink?.uncommittedFrom ?? -1n;
       const inFlight = sink !== undefined && sink.nextOffset > from;
-      const position = !inFlight && fetchPosition > from ? fetchPosition : from;
-      w.lag = end !== undefined && position >= 0n && end > position ? Number(end - position) : 0;
+      let position = !inFlight && fetchPosition > from ? fetchPosition : from;
+      if (position < 0n && range) position = this.o.startFrom === 'earliest' ? range.start : range.end;
+      w.lag = range && position >= 0n && range.end > position ? Number(range.end - position) : 0;
       const labels = { pipeline: this.o.pipeline, topic: tp.topic, partition: tp.partition };
       this.o.metrics.consumerLag.set(labels, w.lag);
       if (w.lag === 0) w.idleSinceMs = now;

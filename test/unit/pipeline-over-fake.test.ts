@@ -161,4 +161,28 @@ describe('pipeline over the fake adapter', () => {
     expect(fake.records('dlq')[0]!.headers['streamscore-error-code']).toBe('DECODE_TRUNCATED');
     await fetching();
   }, 20_000);
+
+  it('W5: the first assignment (while the pipeline is still starting) fences every partition at once, before any record is fetched', async () => {
+    const { fake, pipeline, all } = setUp();
+    fake.assignOnRun('g', all);
+    await pipeline.start();
+    stop = () => pipeline.close();
+    await waitFor(() => fake.calls.filter((c) => c === 'InitProducerId').length === 2, { timeoutMs: 5_000, what: 'both partitions fenced' });
+    expect(fake.calls.filter((c) => c === 'Produce')).toEqual([]);
+  });
+
+  it('W3: a revoked partition\'s lag and stall series are removed', async () => {
+    const { fake, pipeline, metrics, produce, all } = setUp();
+    await pipeline.start();
+    stop = () => pipeline.close();
+    const consumer = fake.consumerOf('g');
+    consumer.assign(all);
+    produce(1, 3);
+    const series = async () => (await metrics.consumerLag.get()).values.map((v) => v.labels.partition).sort();
+    await waitFor(async () => (await series()).length === 2, { timeoutMs: 5_000, what: 'lag series for both partitions (on the watchdog timer, with no fetch)' });
+    expect((await metrics.consumerLag.get()).values.find((v) => v.labels.partition === 1)?.value).toBe(3);
+    consumer.assign({ readings: [0] });
+    expect(await series()).toEqual([0]);
+    expect((await metrics.partitionStalled.get()).values.map((v) => v.labels.partition)).toEqual([0]);
+  });
 });
