@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// First: patches kafkajs's read_committed filter before anything loads kafkajs.
-import '../kafka/read-committed.js';
+// First: kafkajs's read_committed filter and stable offset reads, installed before anything loads kafkajs.
+import '../kafka/kafkajs-fixes.js';
 import { errorMessage, isStreamscoreError } from '../errors.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';

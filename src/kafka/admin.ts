@@ -1,7 +1,11 @@
 import type { Admin } from 'kafkajs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../util/wait.js';
 import type { KafkaClient } from './client.js';
 import type { TopicPartition } from './records.js';
+
+/** A transaction's offsets settle within milliseconds of its end. */
+const UNSTABLE_RETRY_MS = 10;
 
 export interface TopicSpec {
   topic: string;
@@ -54,11 +58,23 @@ export class KafkaAdmin {
     await this.#admin.deleteTopics({ topics });
   }
 
-  /** The group's committed offset of one partition; -1n when it has none. */
-  async committedOffset(groupId: string, tp: TopicPartition): Promise<bigint> {
-    const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [tp.topic] });
-    const entry = offsets?.partitions.find((p) => p.partition === tp.partition);
-    return BigInt(entry?.offset ?? '-1');
+  /**
+   * The group's committed offset of one partition; -1n when it has none. A stable read
+   * (stable-offsets.ts): while a transaction's offsets for the group are pending the broker
+   * says UNSTABLE_OFFSET_COMMIT, and this asks again until they are settled or `timeoutMs` passes.
+   */
+  async committedOffset(groupId: string, tp: TopicPartition, timeoutMs = 10_000): Promise<bigint> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [tp.topic] });
+        const entry = offsets?.partitions.find((p) => p.partition === tp.partition);
+        return BigInt(entry?.offset ?? '-1');
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'UNSTABLE_OFFSET_COMMIT' || Date.now() >= deadline) throw err;
+        await delay(UNSTABLE_RETRY_MS);
+      }
+    }
   }
 
   /** The group's committed offsets of every partition of a topic (-1n: none). */

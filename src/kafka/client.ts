@@ -1,5 +1,6 @@
-// First: kafkajs must load with our read_committed filter in place (see read-committed.ts).
+// First: kafkajs must load with our read_committed filter and stable offset reads in place.
 import { assertReadCommittedFilter } from './read-committed.js';
+import { assertStableOffsetFetch } from './stable-offsets.js';
 import fs from 'node:fs';
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/types.js';
@@ -34,6 +35,7 @@ export class KafkaClient {
       return;
     }
     assertReadCommittedFilter();
+    assertStableOffsetFetch();
     const ssl = config.ssl
       ? {
           rejectUnauthorized: config.ssl.rejectUnauthorized,

@@ -1,2 +1,2 @@
 // Runs before each test file: kafkajs must load with the read_committed fix in place.
-import '../../src/kafka/read-committed.js';
+import '../../src/kafka/kafkajs-fixes.js';

@@ -1,0 +1,117 @@
+import { createRequire } from 'node:module';
+import { StreamscoreError } from '../errors.js';
+
+/**
+ * OffsetFetch with require_stable (KIP-447), installed into kafkajs before it loads.
+ *
+ * kafkajs 2.2.4 speaks OffsetFetch v1-v4, which return the last committed offset even while
+ * a transaction's offsets are still being materialised by the group coordinator. Right after
+ * a new producer fences an old one (InitProducerId waits for the old transaction to finish),
+ * the coordinator can still answer with the offset from before that transaction: the chaos
+ * suite's broker stall caught it, and a partition rewound there scored one transaction's
+ * records twice. v7 asks with require_stable: while offsets are pending the broker answers
+ * UNSTABLE_OFFSET_COMMIT (retriable), and the caller asks again. A broker older than 2.5
+ * lacks v7; kafkajs then falls back to v4 (see the README's known limits).
+ */
+const require = createRequire(import.meta.url);
+const modulePath = require.resolve('kafkajs/src/protocol/requests/offsetFetch/index.js');
+const original = require(modulePath) as { versions: string[]; protocol: (o: { version: string }) => (args: Args) => unknown };
+const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder;
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => KafkaDecoder;
+const { parse } = require('kafkajs/src/protocol/requests/offsetFetch/v2/response.js') as { parse: (data: unknown) => Promise<unknown> };
+const { OffsetFetch: apiKey } = require('kafkajs/src/protocol/requests/apiKeys.js') as { OffsetFetch: number };
+
+interface Args {
+  groupId: string;
+  topics: { topic: string; partitions: { partition: number }[] }[] | null;
+}
+
+interface KafkaEncoder {
+  writeUVarInt(v: number): KafkaEncoder;
+  writeUVarIntString(v: string | null): KafkaEncoder;
+  writeInt32(v: number): KafkaEncoder;
+  writeBoolean(v: boolean): KafkaEncoder;
+}
+
+interface KafkaDecoder {
+  readInt16(): number;
+  readInt32(): number;
+  readInt64(): { toString(): string };
+  readUVarIntString(): string | null;
+  readUVarIntArray<T>(reader: (d: KafkaDecoder) => T): T[] | null;
+  readTaggedFields(): unknown;
+}
+
+export const STABLE_OFFSET_FETCH_VERSION = 7;
+
+function requestV7({ groupId, topics }: Args) {
+  return {
+    apiKey,
+    apiVersion: STABLE_OFFSET_FETCH_VERSION,
+    apiName: 'OffsetFetch',
+    encode: async () => {
+      const e = new Encoder();
+      // kafkajs writes a v1 request header; a flexible request's v2 header adds empty tagged fields.
+      e.writeUVarInt(0);
+      e.writeUVarIntString(groupId);
+      if (topics === null) e.writeUVarInt(0);
+      else {
+        e.writeUVarInt(topics.length + 1);
+        for (const t of topics) {
+          e.writeUVarIntString(t.topic);
+          e.writeUVarInt(t.partitions.length + 1);
+          for (const p of t.partitions) e.writeInt32(p.partition);
+          e.writeUVarInt(0);
+        }
+      }
+      e.writeBoolean(true); // require_stable
+      e.writeUVarInt(0);
+      return e;
+    },
+  };
+}
+
+async function decodeV7(raw: Buffer) {
+  const d = new Decoder(raw);
+  d.readTaggedFields(); // flexible response header
+  const throttleTime = d.readInt32();
+  const responses = d.readUVarIntArray((t) => {
+    const topic = t.readUVarIntString();
+    const partitions = t.readUVarIntArray((p) => {
+      const partition = p.readInt32();
+      const offset = p.readInt64().toString();
+      p.readInt32(); // committed leader epoch
+      const metadata = p.readUVarIntString();
+      const errorCode = p.readInt16();
+      p.readTaggedFields();
+      return { partition, offset, metadata, errorCode };
+    }) ?? [];
+    t.readTaggedFields();
+    return { topic, partitions };
+  }) ?? [];
+  const errorCode = d.readInt16();
+  d.readTaggedFields();
+  return { throttleTime: 0, clientSideThrottleTime: throttleTime, responses, errorCode };
+}
+
+const patched = {
+  versions: [...original.versions, String(STABLE_OFFSET_FETCH_VERSION)],
+  protocol: ({ version }: { version: string }) =>
+    Number(version) === STABLE_OFFSET_FETCH_VERSION
+      ? (args: Args) => ({ request: requestV7(args), response: { decode: decodeV7, parse } })
+      : original.protocol({ version }),
+};
+
+// kafkajs's request table takes OffsetFetch from the module cache when it loads: after this line, the patched one.
+require.cache[modulePath]!.exports = patched;
+
+/** Refuses to go on when kafkajs's OffsetFetch is not the stable one (kafkajs loaded its requests first). */
+export function assertStableOffsetFetch(): void {
+  const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { OffsetFetch: { versions: string[] } } };
+  if (!requests.OffsetFetch.versions.includes(String(STABLE_OFFSET_FETCH_VERSION))) {
+    throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'kafkajs loaded its protocol before src/kafka/stable-offsets.ts: committed offsets could be read stale after a fence, and records scored twice; import src/kafka/client.ts before anything that loads kafkajs');
+  }
+}
+
+/** Exported for the protocol test. */
+export const offsetFetchV7 = { request: requestV7, decode: decodeV7 };

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { KafkaAdmin } from '../../src/kafka/admin.js';
+import { KafkaClient } from '../../src/kafka/client.js';
+import { createTopics, kafkaBrokers, kafkaForSuite, uniqueName } from '../support/kafka.js';
+
+describe('committed offsets are read stable (OffsetFetch v7, require_stable)', () => {
+  const { kafka, admin: testAdmin } = kafkaForSuite();
+
+  it('while a transaction carrying a group offset is open, the read waits for it; after the commit it returns the new offset', async () => {
+    const topic = uniqueName('stable');
+    const group = uniqueName('stable-g');
+    await createTopics(testAdmin, [topic], 1);
+    const client = new KafkaClient({ brokers: kafkaBrokers(), clientId: 'stable-test', connectionTimeoutMs: 5_000, requestTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+    const admin = new KafkaAdmin(client);
+    await admin.connect();
+    const producer = kafka.producer({ transactionalId: uniqueName('stable-txn'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      expect(await admin.committedOffset(group, { topic, partition: 0 })).toBe(-1n);
+      const txn = await producer.transaction();
+      await txn.send({ topic, messages: [{ value: 'x' }] });
+      await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: 0, offset: '42' }] }] });
+      let read: bigint | undefined;
+      const reading = admin.committedOffset(group, { topic, partition: 0 }).then((v) => { read = v; });
+      // A read that is not stable answers at once with -1 (the offset before the transaction).
+      // Nothing can be awaited for "did not answer", so this one wait is a fixed time.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(read).toBeUndefined();
+      await txn.commit();
+      await reading;
+      expect(read).toBe(42n);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
+});
