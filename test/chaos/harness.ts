@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import type { SchemaRegistryClient } from '../../src/codec/schema-registry.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { StreamscoreConfig } from '../../src/config/types.js';
+import type { KafkaConfig, StreamscoreConfig } from '../../src/config/types.js';
 import { paths } from '../../src/devstack/paths.js';
 import { type LoadOptions, type LoadResult, type SentRecord, produceLoad } from '../../src/loadgen/load-producer.js';
 import { HEADER } from '../../src/sink/output-records.js';
 import { createTopicsAndWait } from '../../src/kafka/admin.js';
+import type { KafkaClient } from '../../src/kafka/client.js';
 import { waitFor } from '../../src/util/wait.js';
 import { repo } from '../support/paths.js';
 import { readAll, uniqueName } from '../support/read.js';
@@ -16,6 +17,8 @@ export const PARTITIONS = 12;
 
 export interface ChaosOptions {
   quick: boolean;
+  /** The port's client, for what src/ offers (the load producer); `kafka` is its raw kafkajs. */
+  client: KafkaClient;
   kafka: Kafka;
   admin: Admin;
   registry: SchemaRegistryClient;
@@ -23,6 +26,10 @@ export interface ChaosOptions {
   registryUrl: string;
   /** Whether this run owns the broker process (scenario 5 restarts it). */
   ownsBroker: boolean;
+  /** Service Kafka settings a scenario needs changed (broker-stall lowers the request timeout). */
+  serviceKafka?: Partial<Omit<KafkaConfig, 'brokers'>>;
+  /** Pipeline settings a scenario needs changed, merged over the fraud pipeline below. */
+  pipeline?: Record<string, unknown>;
   log: (line: string) => void;
 }
 
@@ -56,7 +63,7 @@ export class ChaosRun {
     const base = uniqueName(`chaos-${name}`);
     this.topics = { input: base, scored: `${base}.scored`, alerts: `${base}.alerts`, dlq: `${base}.dlq`, group: `${base}-g` };
     this.config = parseConfig(JSON.stringify({
-      kafka: { brokers: opts.brokers, clientId: `chaos-${name}`, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 20_000 },
+      kafka: { brokers: opts.brokers, clientId: `chaos-${name}`, sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 20_000, ...opts.serviceKafka },
       schemaRegistry: { url: opts.registryUrl },
       http: { port: 0, host: '127.0.0.1' },
       pipelines: [{
@@ -69,6 +76,7 @@ export class ChaosRun {
           alerts: { topic: this.topics.alerts, schema: repo('schemas/fraud-alert.avsc') },
           deadLetter: { topic: this.topics.dlq },
         },
+        ...opts.pipeline,
       }],
     }), { env: {} });
   }
@@ -91,7 +99,7 @@ export class ChaosRun {
       scenario: 'fraud', topic: this.topics.input, partitions: PARTITIONS, rate, count, format: 'avro', poisonRate,
       seed: this.seed++, runId: `${this.name}-${this.seed}`, sent: this.sent,
     };
-    return produceLoad(this.opts.kafka, this.opts.registry, load);
+    return produceLoad(this.opts.client, this.opts.registry, load);
   }
 
   /** Sends ready-made records, each expected to be dead-lettered with `code`. */
@@ -111,6 +119,22 @@ export class ChaosRun {
     const [committed] = await this.opts.admin.fetchOffsets({ groupId: this.topics.group, topics: [this.topics.input] });
     const byPartition = new Map(committed!.partitions.map((p) => [p.partition, p.offset]));
     return ends.every((e) => byPartition.get(e.partition) === e.high);
+  }
+
+  /** The group's committed lag on the input (end − committed, summed) and how many offsets it has committed. */
+  async groupLag(): Promise<{ lag: number; committed: number }> {
+    const ends = await this.opts.admin.fetchTopicOffsets(this.topics.input);
+    const [group] = await this.opts.admin.fetchOffsets({ groupId: this.topics.group, topics: [this.topics.input] });
+    // -1 means nothing committed yet on that partition: all of it is lag.
+    const byPartition = new Map(group!.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))]));
+    let lag = 0;
+    let committed = 0;
+    for (const e of ends) {
+      const at = byPartition.get(e.partition) ?? 0;
+      committed += at;
+      lag += Number(e.high) - at;
+    }
+    return { lag, committed };
   }
 
   /** Lets the running instances finish the input, then stops them all cleanly. */

@@ -1,10 +1,11 @@
 /**
- * The chaos suite: npm run chaos [-- --quick] [-- --scenario NAME] [-- --runs N] [-- --json FILE]
+ * The chaos suite: npm run chaos [-- --quick] [-- --only NAME[,NAME]] [-- --runs N] [-- --json FILE]
+ * (--scenario NAME is the older spelling of --only).
  * Each scenario runs streamscore processes in one group against the local broker, feeds a
  * known keyed input over 12 partitions, injects its fault while records flow, lets the
  * system settle and verifies with an independent read_committed reader.
  */
-import '../../src/kafka/read-committed.js';
+import '../../src/kafka/kafkajs-fixes.js';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { clientsFor } from '../../src/cli/endpoints.js';
@@ -13,12 +14,17 @@ import { ChaosRun, type ScenarioResult } from './harness.js';
 import { SCENARIOS } from './scenarios.js';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, scenario: { type: 'string' }, runs: { type: 'string', default: '1' }, json: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false }, only: { type: 'string' }, scenario: { type: 'string' }, runs: { type: 'string', default: '1' }, json: { type: 'string' },
+  },
 });
 const quick = values.quick!;
-const selected = SCENARIOS.filter((s) => (values.scenario ? s.name === values.scenario : !quick || s.quick));
-if (!selected.length) {
-  process.stderr.write(`unknown scenario '${values.scenario}'; scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+// --only picks scenarios by name (with --quick, at the quick size); otherwise --quick picks the CI set.
+const only = (values.only ?? values.scenario)?.split(',').map((n) => n.trim()).filter(Boolean);
+const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+const selected = SCENARIOS.filter((s) => (only ? only.includes(s.name) : !quick || s.quick));
+if (unknown.length || !selected.length) {
+  process.stderr.write(`unknown scenario '${unknown.join(', ')}'; scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
 }
 const size = quick ? { records: 4_000, rate: 800 } : { records: 30_000, rate: 2_000 };
@@ -30,12 +36,13 @@ const kafka = client.raw;
 const admin = kafka.admin();
 await admin.connect();
 const results: ScenarioResult[] = [];
+const suiteStarted = Date.now();
 try {
   for (let r = 1; r <= Number(values.runs); r++) {
     for (const scenario of selected) {
       log(`chaos ${scenario.name} (run ${r}, ${size.records} records at ${size.rate}/s, ${quick ? 'quick' : 'full'})`);
       const run = new ChaosRun(scenario.name, {
-        quick, kafka, admin, registry, brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl, ownsBroker: stack.source === 'local', log,
+        quick, client, kafka, admin, registry, brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl, ownsBroker: stack.source === 'local', serviceKafka: scenario.kafka, pipeline: scenario.pipeline, log,
       });
       const started = Date.now();
       let result: ScenarioResult;
@@ -61,6 +68,6 @@ try {
 
 const rows = results.map((r) => `| ${r.scenario} | ${r.in} | ${r.out} | ${r.missing} | ${r.duplicated} | ${r.deadLettered}/${r.poisonExpected} | ${r.reorders} | ${r.committedOffsetsOk ? 'yes' : 'NO'} | ${r.openTransactions} | ${r.seconds} | ${r.passed ? 'pass' : 'FAIL'} |`);
 process.stdout.write(['| scenario | in | out | missing | duplicated | dead-lettered | reorders | offsets = end | open txns | seconds | result |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n') + '\n');
-process.stdout.write(`${results.filter((r) => r.passed).length} passed, ${results.filter((r) => !r.passed).length} failed\n`);
+process.stdout.write(`${results.filter((r) => r.passed).length} passed, ${results.filter((r) => !r.passed).length} failed in ${((Date.now() - suiteStarted) / 1000).toFixed(0)} s\n`);
 if (values.json) fs.writeFileSync(values.json, JSON.stringify(results, null, 2));
 process.exit(results.every((r) => r.passed) ? 0 : 1);

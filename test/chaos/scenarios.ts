@@ -5,13 +5,17 @@ import { runningPid } from '../../src/devstack/process.js';
 import { transactionGenerator } from '../../src/loadgen/fraud.js';
 import { repo } from '../support/paths.js';
 import type { ServiceProcess } from '../support/service-process.js';
-import type { ChaosRun } from './harness.js';
+import { brokerStall } from './broker-stall.js';
+import type { ChaosOptions, ChaosRun } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Scenario {
   name: string;
   quick: boolean;
+  /** Service Kafka settings this scenario's fault depends on. */
+  kafka?: ChaosOptions['serviceKafka'];
+  pipeline?: ChaosOptions['pipeline'];
   /** Injects its fault while records flow; returns false if a scenario-specific check failed. */
   run(run: ChaosRun, size: { records: number; rate: number }): Promise<boolean>;
 }
@@ -130,6 +134,7 @@ export const SCENARIOS: Scenario[] = [
       return true;
     },
   },
+  brokerStall,
   {
     name: 'poison',
     quick: true,
