@@ -19,9 +19,8 @@ describe('GroupSource', () => {
     fake.createTopic('in', 1);
     fake.append('in', 0, Array.from({ length: 10 }, (_, i) => ({ value: String(i) })));
     const seen: { first: bigint; currentAfterSeek: boolean }[] = [];
-    let source!: GroupSource;
     let seekDuring = true;
-    source = sourceOver(fake, async (b) => {
+    const source: GroupSource = sourceOver(fake, async (b) => {
       // The pipeline rewinds this partition while the batch is being decoded.
       if (seekDuring) source.seek(b.tp, 3n);
       seen.push({ first: b.records[0]!.offset, currentAfterSeek: b.isCurrent() });
