@@ -113,7 +113,8 @@ export class FakeKafka {
   }
 
   /** InitProducerId: a new epoch fences every older producer with this id. */
-  initProducer(transactionalId: string): number {
+  async initProducer(transactionalId: string): Promise<number> {
+    await this.#held('InitProducerId');
     this.call('InitProducerId');
     const epoch = (this.#epochs.get(transactionalId) ?? 0) + 1;
     this.#epochs.set(transactionalId, epoch);
@@ -185,7 +186,7 @@ class FakeProducer {
   async transaction() {
     const id = this.transactionalId!;
     if (this.#state !== 'READY') throw Object.assign(new Error(`Cannot call "beginTransaction" in state "${this.#state}"`), { name: 'KafkaJSNonRetriableError' });
-    this.#epoch ??= this.fake.initProducer(id);
+    this.#epoch ??= await this.fake.initProducer(id);
     this.#state = 'TRANSACTING';
     let ended = false;
     const records: { topic: string; messages: RawMessage[] }[] = [];

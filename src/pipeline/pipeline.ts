@@ -228,13 +228,7 @@ export class Pipeline implements SourceListener {
     });
     part.sink = sink;
     void sink.start().then(() => {
-      if (sink.state !== 'ready' || part.sink !== sink) return;
-      this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
-      // Read from the committed offset as read after the fence: whatever was fetched before is stale.
-      if (sink.committedOffset >= 0n) {
-        part.fetchPosition = sink.committedOffset;
-        this.#source?.seek(tp, sink.committedOffset);
-      }
+      if (sink.state === 'ready' && part.sink === sink) this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
     });
     return sink;
   }
@@ -284,6 +278,7 @@ export class Pipeline implements SourceListener {
       return d.ok ? { sink, generation, input, record: d.record } : { sink, generation, input, error: d.error };
     });
     sink.accepted(records[0]!.offset, records[records.length - 1]!.offset + 1n);
+    this.#log.debug({ topic: part.tp.topic, partition: part.tp.partition, first: records[0]!.offset.toString(), last: records[records.length - 1]!.offset.toString(), generation }, 'accepted');
     part.fetchPosition = fetched.nextOffset;
     this.deps.metrics.consumed.inc({ pipeline: this.name, topic: part.tp.topic, partition: part.tp.partition }, items.length);
     this.#batcher!.enqueue(items);

@@ -148,11 +148,22 @@ export class PartitionSink {
           await this.o.output.close();
           return;
         }
+        // From here to the rewind nothing awaits, so no batch is taken in between at a stale
+        // position; whatever was taken before is of an older generation.
+        this.generation++;
         this.committedOffset = committed;
         this.nextOffset = committed;
         this.state = 'ready';
         this.openBackoff.reset();
         this.clearTrouble();
+        // Read again from the committed offset as read after the fence: whatever was fetched or
+        // queued before belongs to an earlier owner or an earlier try.
+        const from = this.uncommittedFrom;
+        this.log.debug({ committed: committed.toString(), rewindTo: from.toString() }, 'partition output open');
+        if (from >= 0n) {
+          this.nextOffset = from;
+          this.o.rewind(from);
+        }
         return;
       } catch (err) {
         const coded = classifyTransactionError(err);
@@ -244,6 +255,7 @@ export class PartitionSink {
     const last = sent[sent.length - 1];
     if (!last) return this.o.output.abort();
     await this.o.output.commit(last.lastOffset + 1n);
+    this.log.debug({ committed: (last.lastOffset + 1n).toString(), inputs: this.inTransaction, generation }, 'committed');
     this.committedOffset = last.lastOffset + 1n;
     this.inTransaction = 0;
     const now = this.o.clock.now();
@@ -287,17 +299,19 @@ export class PartitionSink {
     this.inTransaction = 0;
     if (this.state !== 'ready') return;
     if (err.producerFenced) return this.end(err);
+    // Not ready from this moment: records fetched while we back off and fence wait for the
+    // reopened output (and its rewind), or they would commit ahead of the rewind and again after.
+    this.state = 'opening';
     this.o.onTransaction('aborted', 0);
+    this.ready = this.reopen(err);
+    await this.ready;
+    this.o.onSettled();
+  }
+
+  private async reopen(err: StreamscoreError): Promise<void> {
     await this.o.output.abort().catch(() => {});
     await this.failed(err, this.commitBackoff, 'transaction failed; replacing the producer and reading again from the committed offset');
-    this.state = 'opening';
-    this.ready = undefined;
-    await this.start();
-    if ((this.state as SinkState) !== 'ready') return;
-    const from = this.committedOffset >= 0n ? this.committedOffset : this.baseOffset;
-    this.nextOffset = from;
-    this.o.rewind(from);
-    this.o.onSettled();
+    if (this.state === 'opening') await this.open();
   }
 
   /** Counts a failure, reports it once a budget is spent, and waits out the backoff. */

@@ -25,7 +25,7 @@ export class ServiceProcess {
     fs.writeFileSync(`${base}.json`, JSON.stringify(config));
     const log = fs.openSync(`${base}.log`, 'w');
     const child = spawn(process.execPath, ['--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', `${base}.json`], {
-      cwd: repo(), stdio: ['ignore', log, log], env: { ...process.env, STREAMSCORE_LOG_LEVEL: 'info', ...env },
+      cwd: repo(), stdio: ['ignore', log, log], env: { ...process.env, STREAMSCORE_LOG_LEVEL: process.env.STREAMSCORE_TEST_SERVICE_LOG_LEVEL ?? 'info', ...env },
     });
     fs.closeSync(log);
     return new ServiceProcess(child, `${base}.log`);

@@ -50,7 +50,7 @@ describe('PartitionSink: commit cadence', () => {
     const fake = fakeWithTopics();
     const { sink } = sinkOver(fake, 'at-least-once');
     await sink.start();
-    for (let i = 0; i <= 30; i++) sink.submit(chunk(0, i, i === 0 ? 1000 : 100_000));
+    for (let i = 0; i <= 30; i++) sink.submit(chunk(sink.generation, i, i === 0 ? 1000 : 100_000));
     await sink.drained();
     const out = fake.records('out');
     expect(out.length).toBe(31);
@@ -63,7 +63,7 @@ describe('PartitionSink: commit cadence', () => {
     const fake = fakeWithTopics();
     const { sink, seen } = sinkOver(fake, 'exactly-once', 200);
     await sink.start();
-    for (let i = 0; i < 10; i++) sink.submit(chunk(0, i, 10));
+    for (let i = 0; i < 10; i++) sink.submit(chunk(sink.generation, i, 10));
     await waitFor(() => fake.committedOffset('g', 'in', 0) === 10n, { timeoutMs: 5_000, what: 'the commit' });
     expect(seen.results).toEqual(['committed']);
     expect(fake.calls.filter((c) => c === 'EndTxn').length).toBe(1);
@@ -86,7 +86,7 @@ describe('PartitionSink: a transaction that fails to end retires its producer (W
     const fake = fakeWithTopics();
     const { sink, seen } = sinkOver(fake, 'exactly-once');
     await sink.start();
-    sink.submit(chunk(0, 0, 10));
+    sink.submit(chunk(sink.generation, 0, 10));
     await sink.drained();
     expect(fake.committedOffset('g', 'in', 0)).toBe(1n);
 
@@ -112,7 +112,8 @@ describe('PartitionSink: a transaction that fails to end retires its producer (W
     const { sink, seen } = sinkOver(fake, 'exactly-once');
     await sink.start();
     fake.failNext('AddOffsetsToTxn');
-    sink.submit(chunk(0, 0, 10));
+    sink.accepted(0n, 1n);
+    sink.submit(chunk(sink.generation, 0, 10));
     await waitFor(() => seen.rewinds.length === 1, { timeoutMs: 5_000, what: 'the rewind' });
     expect(fake.records('out')).toEqual([]);
     expect(fake.committedOffset('g', 'in', 0)).toBe(-1n);
@@ -126,7 +127,7 @@ describe('PartitionSink: a transaction that fails to end retires its producer (W
     const { sink, seen } = sinkOver(fake, 'exactly-once');
     await sink.start();
     fake.failNext('Produce', kafkaError('PRODUCER_FENCED', 90));
-    sink.submit(chunk(0, 0, 10));
+    sink.submit(chunk(sink.generation, 0, 10));
     await sink.drained();
     expect(sink.state).toBe('fenced');
     expect(seen.results).toEqual(['fenced']);

@@ -185,4 +185,54 @@ describe('pipeline over the fake adapter', () => {
     expect(await series()).toEqual([0]);
     expect((await metrics.partitionStalled.get()).values.map((v) => v.labels.partition)).toEqual([0]);
   });
+
+  it('a batch that waited for a recovering partition is dropped when the partition rewinds: nothing is scored twice', async () => {
+    const { fake, pipeline, produce } = setUp({ partitions: 1, maxQueuedRecords: 100 });
+    await pipeline.start();
+    stop = () => pipeline.close();
+    const consumer = fake.consumerOf('g');
+    consumer.assign({ readings: [0] });
+    await waitFor(() => pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'ready' });
+    produce(0, 10);
+    fake.failNext('EndTxn');
+    const release = fake.holdNext('OffsetFetch');
+    await consumer.fetch('readings', 0);
+    // The transaction fails to end; recovery has fenced and waits for the committed offset.
+    await waitFor(() => fake.calls.filter((c) => c === 'InitProducerId').length === 2, { timeoutMs: 5_000, what: 'the new producer' });
+    produce(0, 10);
+    const waiting = consumer.fetch('readings', 0); // offsets 10..19, fetched before the rewind
+    release();
+    await waiting;
+    const fetching = keepFetching(fake);
+    await waitFor(() => fake.committedOffset('g', 'readings', 0) === 20n, { timeoutMs: 10_000, what: 'all 20 committed' });
+    await fetching();
+    const sources = fake.records('scored').map((r) => String(r.headers['streamscore-source']));
+    expect(sources.length).toBe(20);
+    expect(new Set(sources).size).toBe(20);
+  });
+
+  it('records fetched while a failed transaction is being recovered are not taken: nothing is committed ahead of the rewind, nothing twice', async () => {
+    const { fake, pipeline, produce } = setUp({ partitions: 1, maxQueuedRecords: 100 });
+    await pipeline.start();
+    stop = () => pipeline.close();
+    const consumer = fake.consumerOf('g');
+    consumer.assign({ readings: [0] });
+    await waitFor(() => pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'ready' });
+    produce(0, 10);
+    fake.failNext('EndTxn');
+    const release = fake.holdNext('InitProducerId');
+    await consumer.fetch('readings', 0);
+    await waitFor(() => fake.calls.includes('EndTxn'), { timeoutMs: 5_000, intervalMs: 1, what: 'the failing commit' });
+    // Recovery is backing off and fencing; records 10..19 arrive meanwhile.
+    produce(0, 10);
+    const fetched = consumer.fetch('readings', 0); // waits for the reopened output, or (the bug) is taken at once
+    release();
+    await fetched;
+    const fetching = keepFetching(fake);
+    await waitFor(() => fake.committedOffset('g', 'readings', 0) === 20n, { timeoutMs: 10_000, what: 'all 20 committed' });
+    await fetching();
+    const sources = fake.records('scored').map((r) => String(r.headers['streamscore-source']));
+    expect(new Set(sources).size).toBe(20);
+    expect(sources.length).toBe(20);
+  });
 });
