@@ -2,7 +2,7 @@
  * npm run bench:profile — where streamscore's time goes at full speed: drains a 200,000-event
  * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
  */
-import '../src/kafka/read-committed.js';
+import '../src/kafka/kafkajs-fixes.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { waitFor } from '../src/util/wait.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { PARTITIONS, groupCaughtUp } from './common.js';
+import { serviceConfig } from './service-config.js';
 
 const N = 200_000;
 /** Which stage a profiled function belongs to, by the file it lives in. */
@@ -38,17 +39,13 @@ await admin.connect();
 const input = uniqueName('profile-in');
 const out = { scored: `${input}.scored`, alerts: `${input}.alerts`, dlq: `${input}.dlq` };
 await createTopicsAndWait(admin, [input, ...Object.values(out)].map((topic) => ({ topic, numPartitions: PARTITIONS })));
-await produceLoad(kafka, registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: N, format: 'avro', poisonRate: 0, seed: 5, runId: input });
+await produceLoad(client, registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: N, format: 'avro', poisonRate: 0, seed: 5, runId: input });
 const dir = repo('.run/profile');
 fs.rmSync(dir, { recursive: true, force: true });
 fs.mkdirSync(dir, { recursive: true });
 const configFile = path.join(dir, 'config.json');
-fs.writeFileSync(configFile, JSON.stringify({
-  kafka: { brokers: stack.kafkaBrokers }, schemaRegistry: { url: stack.schemaRegistryUrl }, http: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' },
-  pipelines: [{ name: 'fraud', inputs: [input], groupId: `${input}-g`, codec: 'avro', readerSchema: repo('schemas/card-transaction.avsc'), model: { path: repo('models/fraud.onnx') },
-    features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
-    outputs: { scored: { topic: out.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: out.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: out.dlq } } }],
-}));
+fs.writeFileSync(configFile, JSON.stringify(serviceConfig({ brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl }, { input, groupId: `${input}-g`, ...out },
+  { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5 })));
 const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', configFile], { stdio: 'inherit' });
 const started = Date.now();
 await groupCaughtUp(admin, `${input}-g`, input, 600_000);

@@ -1,27 +1,23 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { parseConfig } from '../src/config/load.js';
 import type { SchemaRegistryClient } from '../src/codec/schema-registry.js';
+import type { KafkaClient } from '../src/kafka/client.js';
 import { OutputObserver, percentile } from '../src/demo/observer.js';
 import { type SentRecord, produceLoad } from '../src/loadgen/load-producer.js';
 import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { waitFor } from '../src/util/wait.js';
-import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { ServiceProcess } from '../test/support/service-process.js';
 import { PARTITIONS, groupCaughtUp, peakRssMb } from './common.js';
+import { type RunSettings, serviceConfig } from './service-config.js';
 
 export interface Cluster {
+  /** streamscore's client (load generator, observer); `kafka` is its kafkajs client. */
+  client: KafkaClient;
   kafka: Kafka;
   admin: Admin;
   registry: SchemaRegistryClient;
   brokers: string[];
   registryUrl: string;
-}
-
-export interface RunSettings {
-  delivery: 'exactly-once' | 'at-least-once';
-  maxBatchSize: number;
-  maxQueueDelayMs: number;
 }
 
 async function outputTopics(admin: Admin) {
@@ -31,22 +27,6 @@ async function outputTopics(admin: Admin) {
   return t;
 }
 
-function config(c: Cluster, input: string, group: string, out: { scored: string; alerts: string; dlq: string }, s: RunSettings) {
-  return parseConfig(JSON.stringify({
-    kafka: { brokers: c.brokers, clientId: 'bench' },
-    schemaRegistry: { url: c.registryUrl },
-    http: { port: 0, host: '127.0.0.1' },
-    log: { level: 'warn' },
-    pipelines: [{
-      name: 'fraud', inputs: [input], groupId: group, codec: 'avro', readerSchema: repo('schemas/card-transaction.avsc'),
-      model: { path: repo('models/fraud.onnx') }, features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
-      batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs, maxQueuedRecords: Math.max(10_000, s.maxBatchSize * 8) },
-      outputs: { scored: { topic: out.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: out.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: out.dlq } },
-      delivery: s.delivery,
-    }],
-  }), { env: {} });
-}
-
 /**
  * Maximum sustained throughput: streamscore (a real process) drains a pre-produced backlog;
  * timed from its 'running' line to its group's offsets reaching the end. Peak RSS from /proc.
@@ -54,7 +34,7 @@ function config(c: Cluster, input: string, group: string, out: { scored: string;
 export async function drainBacklog(c: Cluster, input: string, count: number, s: RunSettings): Promise<{ perSec: number; seconds: number; peakRssMb: number }> {
   const out = await outputTopics(c.admin);
   const group = uniqueName('bench-g');
-  const service = ServiceProcess.start(config(c, input, group, out, s), 'bench');
+  const service = ServiceProcess.start(serviceConfig(c, { input, groupId: group, ...out }, s), 'bench');
   try {
     await service.waitForLog('running', 120_000);
     const started = Date.now();
@@ -70,26 +50,46 @@ export async function drainBacklog(c: Cluster, input: string, count: number, s: 
   }
 }
 
-/** End-to-end latency at a fixed offered load: produce ack → output readable (read_committed). */
-export async function latencyAtLoad(c: Cluster, rate: number, seconds: number, s: RunSettings): Promise<{ offeredPerSec: number; p50Ms: number; p99Ms: number; outputs: number }> {
+export interface LatencyPoint {
+  /** Events/s the load generator achieved over the measured phase. */
+  offeredPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Scored and dead-lettered outputs of the measured records (duplicates included). */
+  outputs: number;
+}
+
+/**
+ * One latency point: end-to-end latency (produce ack → output readable under read_committed)
+ * of a fresh streamscore process at a fixed offered load. Uncounted warm-up first: a burst on
+ * every partition (its producer fenced in, its offsets read) until the group has caught up,
+ * then `warmUpSeconds` at `rate`; then `seconds` at `rate`, whose records alone are timed.
+ */
+export async function latencyAtLoad(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, s: RunSettings): Promise<LatencyPoint> {
   const input = uniqueName('bench-lat');
+  const groupId = `${input}-g`;
   await createTopicsAndWait(c.admin, [{ topic: input, numPartitions: PARTITIONS }]);
   const out = await outputTopics(c.admin);
-  const service = ServiceProcess.start(config(c, input, `${input}-g`, out, s), 'bench-latency');
+  const service = ServiceProcess.start(serviceConfig(c, { input, groupId, ...out }, s), 'bench-latency');
   const sent = new Map<string, SentRecord>();
-  const observer = new OutputObserver(c.kafka, sent, { scored: [out.scored], alerts: [out.alerts], dlq: [out.dlq] });
+  // Reads every output; only records in `sent` (the measured phase) count.
+  const observer = new OutputObserver(c.client, sent, { scored: [out.scored], alerts: [out.alerts], dlq: [out.dlq] });
+  const load = (o: { count?: number; durationMs?: number; rate: number; seed: number; runId: string; sent?: Map<string, SentRecord> }) =>
+    produceLoad(c.client, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, format: 'avro', poisonRate: 0, ...o });
   try {
-    await service.waitForLog('running', 120_000);
-    // Warm-up: every partition's producer is fenced in and its offsets read before timing starts.
-    await produceLoad(c.kafka, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: PARTITIONS * 50, format: 'avro', poisonRate: 0, seed: 2, runId: `${input}-warm` });
-    await groupCaughtUp(c.admin, `${input}-g`, input, 120_000);
-    await observer.start();
-    const count = Math.round(rate * seconds);
-    const load = await produceLoad(c.kafka, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate, count, format: 'avro', poisonRate: 0, seed: 3, runId: input, sent });
-    await waitFor(() => observer.complete(), { timeoutMs: 120_000, intervalMs: 100, what: 'every output' });
+    await Promise.all([service.waitForLog('running', 120_000), observer.start()]);
+    await load({ rate: 0, count: PARTITIONS * 50, seed: 2, runId: `${input}-burst` });
+    await groupCaughtUp(c.admin, groupId, input, 120_000);
+    await load({ rate, durationMs: phases.warmUpSeconds * 1000, seed: 4, runId: `${input}-warm` });
+    const measured = await load({ rate, count: Math.round(rate * phases.seconds), seed: 3, runId: input, sent });
+    await waitFor(() => {
+      if (observer.failure) throw observer.failure;
+      return observer.complete();
+    }, { timeoutMs: 120_000, intervalMs: 100, what: 'every output' });
     observer.collectLatencies();
     const lat = [...observer.latencies].sort((a, b) => a - b);
-    return { offeredPerSec: Math.round(load.produced / (load.elapsedMs / 1000)), p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), outputs: observer.outputsTotal };
+    const t = observer.tally(input);
+    return { offeredPerSec: Math.round(measured.produced / (measured.elapsedMs / 1000)), p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), outputs: t.scored + t.deadLettered + t.duplicates };
   } finally {
     await observer.stop();
     service.signal('SIGTERM');
