@@ -7,6 +7,8 @@ export interface RunSettings {
   delivery: DeliveryMode;
   maxBatchSize: number;
   maxQueueDelayMs: number;
+  /** delivery.commitIntervalMs; the service's default when left out. */
+  commitIntervalMs?: number;
 }
 
 export interface ServiceTopics {
@@ -34,7 +36,7 @@ export function serviceConfig(endpoints: { brokers: string[]; registryUrl: strin
       model: { path: repo('models/fraud.onnx') }, features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
       batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs, maxQueuedRecords: Math.max(10_000, s.maxBatchSize * 8) },
       outputs: { scored: { topic: t.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: t.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: t.dlq } },
-      delivery: { mode: s.delivery },
+      delivery: { mode: s.delivery, ...(s.commitIntervalMs === undefined ? {} : { commitIntervalMs: s.commitIntervalMs }) },
     }],
   }), { env: {} });
 }

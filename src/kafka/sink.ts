@@ -22,8 +22,11 @@ export interface PartitionOutput {
   open(): Promise<bigint>;
   begin(): Promise<void>;
   send(records: readonly OutgoingRecord[]): Promise<void>;
-  /** Stores `nextOffset` as the partition's committed offset, atomically with what was sent (exactly-once). */
-  commit(nextOffset: bigint): Promise<void>;
+  /**
+   * Sends `last` (may be empty) and stores `nextOffset` as the partition's committed offset,
+   * atomically with everything sent (exactly-once).
+   */
+  commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void>;
   /** Best effort: a failure here only means the producer must be replaced, which open() does. */
   abort(): Promise<void>;
   close(): Promise<void>;
@@ -97,11 +100,18 @@ export class TransactionalOutput implements PartitionOutput {
     }
   }
 
-  async commit(nextOffset: bigint): Promise<void> {
+  async commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void> {
     const txn = this.#open();
     try {
+      // Offsets first, records last, then EndTxn at once: a transaction's records hold back
+      // the last stable offset of every output partition they land on (read_committed readers
+      // see nothing past them) from their append to the commit marker, so that window is kept
+      // to one produce and one EndTxn round trip. Sent together, AddOffsetsToTxn and
+      // AddPartitionsToTxn make one of them wait out CONCURRENT_TRANSACTIONS: in sequence.
       await txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: [{ topic: this.o.tp.topic, partitions: [{ partition: this.o.tp.partition, offset: nextOffset.toString() }] }] });
       chaosPoint('after-offsets');
+      if (last.length) await txn.sendBatch({ topicMessages: toTopicMessages(last), acks: -1 });
+      chaosPoint('after-send');
       const committing = txn.commit();
       chaosPoint('during-commit');
       await committing;
@@ -165,7 +175,8 @@ export class AtLeastOnceOutput implements PartitionOutput {
     await this.o.producer.send(records);
   }
 
-  async commit(nextOffset: bigint): Promise<void> {
+  async commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void> {
+    if (last.length) await this.o.producer.send(last);
     await this.o.commitOffset(this.o.tp, nextOffset);
   }
 

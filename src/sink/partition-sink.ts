@@ -236,25 +236,31 @@ export class PartitionSink {
     const sent: ScoredChunk[] = [];
     let bytes = 0;
     await this.o.output.begin();
+    const take = (): ScoredChunk[] => {
+      const batch = this.take(MAX_SEND_BYTES);
+      this.inTransaction += batch.reduce((n, c) => n + c.inputs, 0);
+      sent.push(...batch);
+      bytes += batch.reduce((n, c) => n + chunkBytes(c), 0);
+      return batch;
+    };
+    const send = async (batch: ScoredChunk[]) => {
+      await this.o.output.send(batch.flatMap((c) => c.records));
+      if (this.state !== 'ready' || generation !== this.generation) throw new Error('partition revoked or rewound mid-transaction');
+    };
     for (;;) {
-      const due = this.o.clock.now() >= deadline || this.flushRequested || bytes + this.pendingBytes >= MAX_TRANSACTION_BYTES;
-      if (due || this.o.output.sendsAtOnce || this.pendingBytes >= MAX_SEND_BYTES) {
-        const batch = this.take(MAX_SEND_BYTES);
-        if (batch.length) {
-          this.inTransaction += batch.reduce((n, c) => n + c.inputs, 0);
-          sent.push(...batch);
-          bytes += batch.reduce((n, c) => n + chunkBytes(c), 0);
-          await this.o.output.send(batch.flatMap((c) => c.records));
-          if (this.state !== 'ready' || generation !== this.generation) throw new Error('partition revoked or rewound mid-transaction');
-          continue;
-        }
-      }
-      if (due) break;
-      await this.pause(deadline - this.o.clock.now());
+      if (this.o.clock.now() >= deadline || this.flushRequested || bytes + this.pendingBytes >= MAX_TRANSACTION_BYTES) break;
+      if (this.pendingBytes && (this.o.output.sendsAtOnce || this.pendingBytes >= MAX_SEND_BYTES)) await send(take());
+      else await this.pause(deadline - this.o.clock.now());
+    }
+    // Due: what is left goes with the commit (a backlog in pieces the broker accepts).
+    let final = take();
+    while (this.pendingBytes && bytes < MAX_TRANSACTION_BYTES) {
+      await send(final);
+      final = take();
     }
     const last = sent[sent.length - 1];
     if (!last) return this.o.output.abort();
-    await this.o.output.commit(last.lastOffset + 1n);
+    await this.o.output.commit(last.lastOffset + 1n, final.flatMap((c) => c.records));
     this.log.debug({ committed: (last.lastOffset + 1n).toString(), inputs: this.inTransaction, generation }, 'committed');
     this.committedOffset = last.lastOffset + 1n;
     this.inTransaction = 0;

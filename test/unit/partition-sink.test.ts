@@ -95,7 +95,7 @@ describe('PartitionSink: a transaction that fails to end retires its producer (W
     sink.submit(chunk(sink.generation, 1, 10));
     await waitFor(() => seen.rewinds.length === 1, { timeoutMs: 5_000, what: 'the rewind' });
     // kafkajs leaves the old producer in COMMITTING; only a new InitProducerId gets out of it.
-    expect(fake.calls).toEqual(['Produce', 'AddOffsetsToTxn', 'EndTxn', 'InitProducerId', 'AbortTxn', 'OffsetFetch']);
+    expect(fake.calls).toEqual(['AddOffsetsToTxn', 'Produce', 'EndTxn', 'InitProducerId', 'AbortTxn', 'OffsetFetch']);
     expect(seen.rewinds).toEqual([1n]);
     expect(seen.results).toEqual(['committed', 'aborted']);
 

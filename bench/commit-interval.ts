@@ -1,0 +1,49 @@
+/**
+ * npm run bench:interval [-- --intervals 0,10,25,50] [-- --seconds S]
+ * The table delivery.commitIntervalMs's default is chosen from: for each interval, exactly-once
+ * end-to-end latency (p50 / p99) at 500/s and 2,000/s, and the maximum exactly-once rate
+ * draining a backlog. A longer interval means fewer transactions (throughput, broker load)
+ * and a longer wait for a record that arrives just after one opened (latency).
+ */
+import '../src/kafka/kafkajs-fixes.js';
+import { parseArgs } from 'node:util';
+import { clientsFor } from '../src/cli/endpoints.js';
+import { stackDown, stackUp } from '../src/devstack/stack.js';
+import { produceLoad } from '../src/loadgen/load-producer.js';
+import { createTopicsAndWait } from '../src/kafka/admin.js';
+import { uniqueName } from '../test/support/read.js';
+import { PARTITIONS } from './common.js';
+import type { RunSettings } from './service-config.js';
+import { type Cluster, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
+
+const { values } = parseArgs({ options: { intervals: { type: 'string', default: '0,10,25,50,100' }, seconds: { type: 'string', default: '10' }, records: { type: 'string', default: '100000' } } });
+const intervals = values.intervals!.split(',').map(Number);
+const seconds = Number(values.seconds);
+const records = Number(values.records);
+const log = (l: string) => process.stderr.write(`${l}\n`);
+
+const stack = await stackUp((l) => log(`  ${l}`));
+const { kafka: client, registry } = clientsFor(stack, 'bench-interval');
+const admin = client.raw.admin();
+await admin.connect();
+const c: Cluster = { client, kafka: client.raw, admin, registry, brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl };
+const rows: string[] = [];
+try {
+  const input = uniqueName('bench-interval');
+  await createTopicsAndWait(admin, [{ topic: input, numPartitions: PARTITIONS }]);
+  await produceLoad(client, registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: records, format: 'avro', poisonRate: 0, seed: 13, runId: input });
+  for (const commitIntervalMs of intervals) {
+    const s: RunSettings = { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5, commitIntervalMs };
+    const drain = await drainBacklog(c, input, records, s);
+    const at500 = await latencyAtLoad(c, 500, { warmUpSeconds: 3, seconds }, s);
+    const at2000 = await latencyAtLoad(c, 2_000, { warmUpSeconds: 3, seconds }, s);
+    const row = `| ${commitIntervalMs} | ${at500.p50Ms} / ${at500.p99Ms} | ${at2000.p50Ms} / ${at2000.p99Ms} | ${drain.perSec} |`;
+    log(row);
+    rows.push(row);
+  }
+  await admin.deleteTopics({ topics: [input] }).catch(() => {});
+} finally {
+  await admin.disconnect();
+  await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
+}
+process.stdout.write(['', '| commitIntervalMs | exactly-once p50 / p99 ms at 500/s | at 2,000/s | max events/s |', '| --- | --- | --- | --- |', ...rows, ''].join('\n'));
