@@ -41,6 +41,7 @@ export class StallWatchdog {
   readonly #ranges = new Map<string, { start: bigint; end: bigint }>();
   #timer: unknown;
   #stopped = false;
+  #refreshing: Promise<void> | undefined;
 
   constructor(private readonly o: WatchdogOptions) {}
 
@@ -66,20 +67,29 @@ export class StallWatchdog {
     this.#watched.delete(partitionKey(tp));
   }
 
+  async #refresh(): Promise<void> {
+    await Promise.all(this.o.topics.map(async (topic) => {
+      try {
+        for (const [partition, range] of await this.o.admin.offsetRanges(topic)) this.#ranges.set(partitionKey({ topic, partition }), range);
+      } catch {
+        // The broker is away: partitions are judged on what is known, and stall on time.
+      }
+    }));
+  }
+
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = this.o.timers.setTimeout(() => void this.tick().finally(() => this.#schedule()), this.o.intervalMs);
   }
 
-  /** One round: refresh end offsets (keeping the last known ones if the broker does not answer), then judge each partition. */
+  /**
+   * One round: judge every partition on the offsets known now, and refresh them in the
+   * background. A broker that does not answer holds up the refresh (for up to its request
+   * timeout and kafkajs's retries), never the judging: that is when stalls must show.
+   */
   async tick(): Promise<void> {
-    await Promise.all(this.o.topics.map(async (topic) => {
-      try {
-        for (const [partition, range] of await this.o.admin.offsetRanges(topic)) this.#ranges.set(partitionKey({ topic, partition }), range);
-      } catch {
-        // The broker is away; judged on what is known, the partitions stall on time.
-      }
-    }));
+    this.#refreshing ??= this.#refresh().finally(() => { this.#refreshing = undefined; });
+    if (this.#ranges.size === 0) await this.#refreshing;
     if (this.#stopped) return;
     const now = this.o.clock.now();
     for (const { tp, sink, fetchPosition } of this.o.partitions()) {

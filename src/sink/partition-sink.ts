@@ -1,24 +1,13 @@
 import type { PartitionOutput } from '../kafka/sink.js';
-import type { OutgoingRecord, TopicPartition } from '../kafka/records.js';
+import type { TopicPartition } from '../kafka/records.js';
+import { ChunkQueue, type ScoredChunk, chunkBytes } from './chunk-queue.js';
+
+export type { ScoredChunk } from './chunk-queue.js';
 import { type StreamscoreError, errorMessage } from '../errors.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { Backoff, type RetryPolicy } from '../util/backoff.js';
 import { classifyTransactionError } from '../kafka/errors.js';
-
-/** What one inference batch made of one partition's records: output records, in input order. */
-export interface ScoredChunk {
-  generation: number;
-  /** Offset of the last input record covered; the commit stores lastOffset + 1. */
-  lastOffset: bigint;
-  records: OutgoingRecord[];
-  /** How many input records the chunk covers. */
-  inputs: number;
-  /** Called after the commit with the commit's time, for metrics. */
-  onCommitted?: (committedAtMs: number) => void;
-  /** The payload size, filled in by the sink. */
-  bytes?: number;
-}
 
 export type TransactionResult = 'committed' | 'aborted' | 'fenced';
 
@@ -52,20 +41,6 @@ const MAX_SEND_BYTES = 512 * 1024;
 /** Payload per transaction: past this the transaction commits before its interval is up. */
 const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 
-/** A chunk's payload, counted once. */
-function chunkBytes(chunk: ScoredChunk): number {
-  return (chunk.bytes ??= countBytes(chunk));
-}
-
-function countBytes(chunk: ScoredChunk): number {
-  let n = 0;
-  for (const r of chunk.records) {
-    n += 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
-    for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + v.length;
-  }
-  return n;
-}
-
 /**
  * The commit cadence of one input partition. Inference batches are formed for the model,
  * transactions for Kafka: a transaction opens with the first chunk, every chunk that comes
@@ -86,9 +61,8 @@ export class PartitionSink {
   lastProgressMs: number;
   /** The first offset this sink accepted: where a rewind goes when nothing is committed yet. */
   baseOffset = -1n;
-  private pending: ScoredChunk[] = [];
-  /** Payload of `pending` (every chunk in it is of the current generation: a rewind empties it). */
-  private pendingBytes = 0;
+  /** Chunks waiting for the transaction: all of the current generation (a rewind empties it). */
+  private readonly pending = new ChunkQueue();
   /** Input records sent in the open transaction, not committed yet. */
   private inTransaction = 0;
   private wake: (() => void) | undefined;
@@ -125,9 +99,7 @@ export class PartitionSink {
 
   /** Input records accepted and not committed yet (for backpressure and lag). */
   get pendingRecords(): number {
-    let n = this.inTransaction;
-    for (const c of this.pending) n += c.inputs;
-    return n;
+    return this.inTransaction + this.pending.inputs;
   }
 
   /**
@@ -184,7 +156,6 @@ export class PartitionSink {
   submit(chunk: ScoredChunk): void {
     if (this.state !== 'ready' || chunk.generation !== this.generation) return;
     this.pending.push(chunk);
-    this.pendingBytes += chunkBytes(chunk);
     this.loop ??= this.run().finally(() => { this.loop = undefined; });
     this.signal();
   }
@@ -237,7 +208,7 @@ export class PartitionSink {
     let bytes = 0;
     await this.o.output.begin();
     const take = (): ScoredChunk[] => {
-      const batch = this.take(MAX_SEND_BYTES);
+      const batch = this.pending.take(MAX_SEND_BYTES);
       this.inTransaction += batch.reduce((n, c) => n + c.inputs, 0);
       sent.push(...batch);
       bytes += batch.reduce((n, c) => n + chunkBytes(c), 0);
@@ -248,13 +219,13 @@ export class PartitionSink {
       if (this.state !== 'ready' || generation !== this.generation) throw new Error('partition revoked or rewound mid-transaction');
     };
     for (;;) {
-      if (this.o.clock.now() >= deadline || this.flushRequested || bytes + this.pendingBytes >= MAX_TRANSACTION_BYTES) break;
-      if (this.pendingBytes && (this.o.output.sendsAtOnce || this.pendingBytes >= MAX_SEND_BYTES)) await send(take());
+      if (this.o.clock.now() >= deadline || this.flushRequested || bytes + this.pending.bytes >= MAX_TRANSACTION_BYTES) break;
+      if (this.pending.bytes && (this.o.output.sendsAtOnce || this.pending.bytes >= MAX_SEND_BYTES)) await send(take());
       else await this.pause(deadline - this.o.clock.now());
     }
     // Due: what is left goes with the commit (a backlog in pieces the broker accepts).
     let final = take();
-    while (this.pendingBytes && bytes < MAX_TRANSACTION_BYTES) {
+    while (this.pending.bytes && bytes < MAX_TRANSACTION_BYTES) {
       await send(final);
       final = take();
     }
@@ -273,26 +244,6 @@ export class PartitionSink {
     this.o.onSettled();
   }
 
-  /** Chunks of the current generation, up to `maxBytes` (at least one). */
-  private take(maxBytes: number): ScoredChunk[] {
-    const taken: ScoredChunk[] = [];
-    let bytes = 0;
-    while (this.pending.length) {
-      const chunk = this.pending[0]!;
-      if (chunk.generation !== this.generation) {
-        this.pendingBytes -= chunkBytes(this.pending.shift()!);
-        continue;
-      }
-      const size = chunkBytes(chunk);
-      if (taken.length && bytes + size > maxBytes) break;
-      taken.push(this.pending.shift()!);
-      bytes += size;
-    }
-    this.pendingBytes -= bytes;
-    return taken;
-  }
-
-
   /**
    * Whatever failed, the transaction is gone: abort it if the producer still can, retire the
    * producer (a new one with the same id fences the old), read the committed offset from the
@@ -300,8 +251,7 @@ export class PartitionSink {
    */
   private async recover(err: StreamscoreError): Promise<void> {
     this.generation++;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending.clear();
     this.inTransaction = 0;
     if (this.state !== 'ready') return;
     if (err.producerFenced) return this.end(err);
@@ -348,8 +298,7 @@ export class PartitionSink {
     if (this.troubled) this.o.onTrouble(undefined);
     this.state = 'fenced';
     this.generation++;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending.clear();
     this.o.onSettled();
   }
 
@@ -358,8 +307,7 @@ export class PartitionSink {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.generation++;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.pending.clear();
     this.signal();
     await this.loop;
     if (this.troubled) this.o.onTrouble(undefined);

@@ -186,7 +186,11 @@ describe('pipeline over the fake adapter', () => {
     expect((await metrics.partitionStalled.get()).values.map((v) => v.labels.partition)).toEqual([0]);
   });
 
-  it('a batch that waited for a recovering partition is dropped when the partition rewinds: nothing is scored twice', async () => {
+  /**
+   * One partition, 10 records whose transaction fails to end; while recovery waits on `held`,
+   * 10 more arrive and are fetched. In the end: all 20 committed, each scored once.
+   */
+  async function recoveryRace(held: 'OffsetFetch' | 'InitProducerId', recovering: (fake: FakeKafka) => Promise<unknown>) {
     const { fake, pipeline, produce } = setUp({ partitions: 1, maxQueuedRecords: 100 });
     await pipeline.start();
     stop = () => pipeline.close();
@@ -195,37 +199,11 @@ describe('pipeline over the fake adapter', () => {
     await waitFor(() => pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'ready' });
     produce(0, 10);
     fake.failNext('EndTxn');
-    const release = fake.holdNext('OffsetFetch');
+    const release = fake.holdNext(held);
     await consumer.fetch('readings', 0);
-    // The transaction fails to end; recovery has fenced and waits for the committed offset.
-    await waitFor(() => fake.calls.filter((c) => c === 'InitProducerId').length === 2, { timeoutMs: 5_000, what: 'the new producer' });
+    await recovering(fake);
     produce(0, 10);
-    const waiting = consumer.fetch('readings', 0); // offsets 10..19, fetched before the rewind
-    release();
-    await waiting;
-    const fetching = keepFetching(fake);
-    await waitFor(() => fake.committedOffset('g', 'readings', 0) === 20n, { timeoutMs: 10_000, what: 'all 20 committed' });
-    await fetching();
-    const sources = fake.records('scored').map((r) => String(r.headers['streamscore-source']));
-    expect(sources.length).toBe(20);
-    expect(new Set(sources).size).toBe(20);
-  });
-
-  it('records fetched while a failed transaction is being recovered are not taken: nothing is committed ahead of the rewind, nothing twice', async () => {
-    const { fake, pipeline, produce } = setUp({ partitions: 1, maxQueuedRecords: 100 });
-    await pipeline.start();
-    stop = () => pipeline.close();
-    const consumer = fake.consumerOf('g');
-    consumer.assign({ readings: [0] });
-    await waitFor(() => pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'ready' });
-    produce(0, 10);
-    fake.failNext('EndTxn');
-    const release = fake.holdNext('InitProducerId');
-    await consumer.fetch('readings', 0);
-    await waitFor(() => fake.calls.includes('EndTxn'), { timeoutMs: 5_000, intervalMs: 1, what: 'the failing commit' });
-    // Recovery is backing off and fencing; records 10..19 arrive meanwhile.
-    produce(0, 10);
-    const fetched = consumer.fetch('readings', 0); // waits for the reopened output, or (the bug) is taken at once
+    const fetched = consumer.fetch('readings', 0); // offsets 10..19, fetched before the rewind
     release();
     await fetched;
     const fetching = keepFetching(fake);
@@ -234,5 +212,15 @@ describe('pipeline over the fake adapter', () => {
     const sources = fake.records('scored').map((r) => String(r.headers['streamscore-source']));
     expect(new Set(sources).size).toBe(20);
     expect(sources.length).toBe(20);
+  }
+
+  it('a batch that waited for a recovering partition is dropped when the partition rewinds: nothing is scored twice', async () => {
+    // Recovery has fenced and waits for the committed offset.
+    await recoveryRace('OffsetFetch', (fake) => waitFor(() => fake.calls.filter((c) => c === 'InitProducerId').length === 2, { timeoutMs: 5_000, what: 'the new producer' }));
+  });
+
+  it('records fetched while a failed transaction is being recovered are not taken: nothing is committed ahead of the rewind, nothing twice', async () => {
+    // Recovery is backing off before it fences.
+    await recoveryRace('InitProducerId', (fake) => waitFor(() => fake.calls.includes('EndTxn'), { timeoutMs: 5_000, intervalMs: 1, what: 'the failing commit' }));
   });
 });
