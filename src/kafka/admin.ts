@@ -2,6 +2,7 @@ import type { Admin } from 'kafkajs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../util/wait.js';
 import type { KafkaClient } from './client.js';
+import { PartitionOffsetReader } from './stable-offsets.js';
 import type { TopicPartition } from './records.js';
 
 /** A transaction's offsets settle within milliseconds of its end. */
@@ -30,10 +31,12 @@ export async function createTopicsAndWait(admin: Admin, topics: TopicSpec[], tim
 /** Topics and offsets: what the service, the tools and the tests ask the cluster. */
 export class KafkaAdmin {
   readonly #admin: Admin;
+  readonly #offsets: PartitionOffsetReader;
   #connected: Promise<void> | undefined;
 
   constructor(client: KafkaClient) {
     this.#admin = client.raw.admin();
+    this.#offsets = new PartitionOffsetReader(client.raw);
   }
 
   connect(): Promise<void> {
@@ -60,27 +63,20 @@ export class KafkaAdmin {
 
   /**
    * The group's committed offset of one partition; -1n when it has none. A stable read
-   * (stable-offsets.ts): while a transaction's offsets for the group are pending the broker
-   * says UNSTABLE_OFFSET_COMMIT, and this asks again until they are settled or `timeoutMs` passes.
+   * (stable-offsets.ts): while a transaction's offsets for the partition are pending the
+   * broker says UNSTABLE_OFFSET_COMMIT, and this asks again until they are settled or
+   * `timeoutMs` passes.
    */
   async committedOffset(groupId: string, tp: TopicPartition, timeoutMs = 10_000): Promise<bigint> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [tp.topic] });
-        const entry = offsets?.partitions.find((p) => p.partition === tp.partition);
-        return BigInt(entry?.offset ?? '-1');
+        return await this.#offsets.read(groupId, tp);
       } catch (err) {
         if ((err as { type?: string }).type !== 'UNSTABLE_OFFSET_COMMIT' || Date.now() >= deadline) throw err;
         await delay(UNSTABLE_RETRY_MS);
       }
     }
-  }
-
-  /** The group's committed offsets of every partition of a topic (-1n: none). */
-  async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
-    const [offsets] = await this.#admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
   }
 
   /** Each partition's first offset and end offset, in one request. */
@@ -109,6 +105,6 @@ export class KafkaAdmin {
 
   async disconnect(): Promise<void> {
     this.#connected = undefined;
-    await this.#admin.disconnect();
+    await Promise.all([this.#admin.disconnect(), this.#offsets.close()]);
   }
 }

@@ -100,6 +100,18 @@ export class FakeKafka {
         return c;
       },
       admin: () => this.#admin(),
+      // Where kafkajs keeps its cluster factory: the port reads single partitions' offsets through it.
+      [Symbol('private:Kafka:createCluster')]: () => ({
+        connect: async () => {},
+        disconnect: async () => {},
+        findGroupCoordinator: async () => ({
+          offsetFetch: async ({ groupId, topics }: { groupId: string; topics: { topic: string; partitions: { partition: number }[] }[] }) => {
+            await this.#held('OffsetFetch');
+            this.call('OffsetFetch');
+            return { responses: topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map(({ partition }) => ({ partition, offset: this.committedOffset(groupId, t.topic, partition).toString() })) })) };
+          },
+        }),
+      }),
     } as unknown as Kafka;
   }
 
@@ -153,11 +165,6 @@ export class FakeKafka {
       disconnect: async () => {},
       listTopics: async () => [...this.#partitions.keys()],
       fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({ topics: topics.map((name) => ({ name, partitions: partitionsOf(name).map((partitionId) => ({ partitionId, leader: 0 })) })) }),
-      fetchOffsets: async ({ groupId, topics }: { groupId: string; topics: string[] }) => {
-        await this.#held('OffsetFetch');
-        this.call('OffsetFetch');
-        return topics.map((topic) => ({ topic, partitions: partitionsOf(topic).map((partition) => ({ partition, offset: this.committedOffset(groupId, topic, partition).toString() })) }));
-      },
       fetchTopicOffsets: async (topic: string) => {
         this.call('ListOffsets');
         return partitionsOf(topic).map((partition) => ({ partition, high: this.end(topic, partition).toString(), low: '0', offset: this.end(topic, partition).toString() }));

@@ -113,5 +113,49 @@ export function assertStableOffsetFetch(): void {
   }
 }
 
-/** Exported for the protocol test. */
-export const offsetFetchV7 = { request: requestV7, decode: decodeV7 };
+interface OffsetFetchBroker {
+  offsetFetch(args: Args): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string }[] }[] }>;
+}
+
+interface KafkajsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  findGroupCoordinator(args: { groupId: string }): Promise<OffsetFetchBroker>;
+}
+
+/**
+ * Committed offsets of single partitions, read stable. kafkajs's admin asks for every
+ * partition of a topic, and one partition's open transaction makes the whole stable read
+ * fail, which under traffic is nearly always: so this asks the group coordinator for the
+ * one partition wanted, on a cluster connection of its own (made the way kafkajs's own
+ * admin makes one, through the client's cluster factory).
+ */
+export class PartitionOffsetReader {
+  readonly #cluster: KafkajsCluster;
+  #connected: Promise<void> | undefined;
+
+  constructor(kafka: object) {
+    const factory = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+    if (!factory) throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'this kafkajs has no cluster factory where 2.2.4 keeps it: committed offsets cannot be read per partition; use kafkajs 2.2.x');
+    const create = (kafka as Record<symbol, (o: object) => KafkajsCluster>)[factory]!;
+    this.#cluster = create({ metadataMaxAge: 300_000, allowAutoTopicCreation: false });
+  }
+
+  /** The group's committed offset of one partition (-1n: none); throws UNSTABLE_OFFSET_COMMIT (retriable) while a transaction's offsets for it are pending. */
+  async read(groupId: string, tp: { topic: string; partition: number }): Promise<bigint> {
+    this.#connected ??= this.#cluster.connect().catch((err: unknown) => {
+      this.#connected = undefined;
+      throw err;
+    });
+    await this.#connected;
+    const coordinator = await this.#cluster.findGroupCoordinator({ groupId });
+    const { responses } = await coordinator.offsetFetch({ groupId, topics: [{ topic: tp.topic, partitions: [{ partition: tp.partition }] }] });
+    const entry = responses.find((r) => r.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition);
+    return BigInt(entry?.offset ?? '-1');
+  }
+
+  async close(): Promise<void> {
+    if (this.#connected) await this.#cluster.disconnect();
+    this.#connected = undefined;
+  }
+}

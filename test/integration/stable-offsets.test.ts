@@ -35,4 +35,27 @@ describe('committed offsets are read stable (OffsetFetch v7, require_stable)', (
       await admin.disconnect();
     }
   });
+
+  it("one partition's read is not held up by another partition's open transaction (reads ask for their own partition)", async () => {
+    const topic = uniqueName('stable2');
+    const group = uniqueName('stable2-g');
+    await createTopics(testAdmin, [topic], 2);
+    const client = new KafkaClient({ brokers: kafkaBrokers(), clientId: 'stable-test', connectionTimeoutMs: 5_000, requestTimeoutMs: 10_000 }, pino({ level: 'silent' }));
+    const admin = new KafkaAdmin(client);
+    await admin.connect();
+    const producer = kafka.producer({ transactionalId: uniqueName('stable2-txn'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const txn = await producer.transaction();
+      await txn.send({ topic, messages: [{ value: 'x', partition: 1 }] });
+      await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: 1, offset: '7' }] }] });
+      // Partition 1's offset is pending; partition 0's read answers at once (a short timeout proves it).
+      expect(await admin.committedOffset(group, { topic, partition: 0 }, 1_000)).toBe(-1n);
+      await txn.abort();
+      expect(await admin.committedOffset(group, { topic, partition: 1 })).toBe(-1n);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  });
 });
