@@ -2,7 +2,7 @@
  * npm run bench:interval [-- --intervals 0,10,25,50] [-- --seconds S]
  * The table delivery.commitIntervalMs's default is chosen from: for each interval, exactly-once
  * end-to-end latency (p50 / p99) at 500/s and 2,000/s, and the maximum exactly-once rate
- * draining a backlog. A longer interval means fewer transactions (throughput, broker load)
+ * (with peak RSS) draining a backlog. A longer interval means fewer transactions (throughput, broker load)
  * and a longer wait for a record that arrives just after one opened (latency).
  */
 import '../src/kafka/kafkajs-fixes.js';
@@ -37,7 +37,7 @@ try {
     const drain = await drainBacklog(c, input, records, s);
     const at500 = await latencyAtLoad(c, 500, { warmUpSeconds: 3, seconds }, s);
     const at2000 = await latencyAtLoad(c, 2_000, { warmUpSeconds: 3, seconds }, s);
-    const row = `| ${commitIntervalMs} | ${at500.p50Ms} / ${at500.p99Ms} | ${at2000.p50Ms} / ${at2000.p99Ms} | ${drain.perSec} |`;
+    const row = `| ${commitIntervalMs} | ${at500.p50Ms} / ${at500.p99Ms} | ${at2000.p50Ms} / ${at2000.p99Ms} | ${drain.perSec} | ${drain.peakRssMb} |`;
     log(row);
     rows.push(row);
   }
@@ -46,4 +46,4 @@ try {
   await admin.disconnect();
   await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
 }
-process.stdout.write(['', '| commitIntervalMs | exactly-once p50 / p99 ms at 500/s | at 2,000/s | max events/s |', '| --- | --- | --- | --- |', ...rows, ''].join('\n'));
+process.stdout.write(['', '| commitIntervalMs | exactly-once p50 / p99 ms at 500/s | at 2,000/s | max events/s | peak RSS MB |', '| --- | --- | --- | --- | --- |', ...rows, ''].join('\n'));

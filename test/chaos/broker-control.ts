@@ -14,7 +14,7 @@ export interface Stall<T> {
 }
 
 /** The scheduler state letter of a process (T = stopped), or undefined where /proc cannot tell. */
-function procState(pid: number): string | undefined {
+export function procState(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];

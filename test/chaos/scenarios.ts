@@ -3,8 +3,10 @@ import { avroType } from '../../src/codec/avro-types.js';
 import { kafkaProcess, startKafka, waitForKafka } from '../../src/devstack/kafka.js';
 import { runningPid } from '../../src/devstack/process.js';
 import { transactionGenerator } from '../../src/loadgen/fraud.js';
+import { waitFor } from '../../src/util/wait.js';
 import { repo } from '../support/paths.js';
 import type { ServiceProcess } from '../support/service-process.js';
+import { procState } from './broker-control.js';
 import { brokerStall } from './broker-stall.js';
 import type { ChaosOptions, ChaosRun } from './harness.js';
 
@@ -72,17 +74,19 @@ export const SCENARIOS: Scenario[] = [
     name: 'zombie-pause',
     quick: true,
     async run(run, { records, rate }) {
-      const zombie = run.start('zombie');
+      // The zombie freezes itself mid-transaction (offsets sent, records and EndTxn not yet),
+      // so when it wakes it is sure to try to commit what the group has given to another.
+      const zombie = run.start('zombie', { STREAMSCORE_CHAOS_STOP_AT: 'after-offsets', STREAMSCORE_CHAOS_STOP_AFTER: '20' });
       const other = run.start('other');
       await Promise.all([zombie.waitForLog('running'), other.waitForLog('running')]);
       const feeding = run.feed(records, rate);
-      await sleep(1_500);
-      zombie.signal('SIGSTOP');
-      run.notes.push('SIGSTOP for 16 s (session timeout 10 s)');
+      await waitFor(() => procState(zombie.pid) === 'T', { timeoutMs: 60_000, intervalMs: 20, what: 'the zombie to stop itself mid-transaction' });
+      run.notes.push('stopped mid-transaction; SIGCONT after 16 s (session timeout 10 s)');
+      // The fault itself is a stretch of time past the session timeout: nothing to await.
       await sleep(16_000);
       zombie.signal('SIGCONT');
       await feeding;
-      // The zombie's in-flight transactions must have been refused.
+      // The zombie's transaction must have been refused.
       await zombie.waitForLog('producer fenced: another instance owns this partition now; dropping it', 30_000).then(
         () => run.notes.push('zombie fenced'),
         () => run.notes.push('zombie NOT seen fenced'),
