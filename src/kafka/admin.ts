@@ -91,18 +91,6 @@ export class KafkaAdmin {
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
 
-  /** Each partition's first offset. */
-  async startOffsets(topic: string): Promise<Map<number, bigint>> {
-    const offsets = await this.#admin.fetchTopicOffsets(topic);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.low)]));
-  }
-
-  /** Per partition, the first offset whose timestamp is at or after `timestampMs` (the end offset when none is). */
-  async offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
-    const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.offset)]));
-  }
-
   async disconnect(): Promise<void> {
     this.#connected = undefined;
     await Promise.all([this.#admin.disconnect(), this.#offsets.close()]);
