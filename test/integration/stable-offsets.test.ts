@@ -7,18 +7,27 @@ import { createTopics, kafkaBrokers, kafkaForSuite, uniqueName } from '../suppor
 describe('committed offsets are read stable (OffsetFetch v7, require_stable)', () => {
   const { kafka, admin: testAdmin } = kafkaForSuite();
 
-  it('while a transaction carrying a group offset is open, the read waits for it; after the commit it returns the new offset', async () => {
+  /** A fresh topic and group, the port's admin, and a transactional producer; `body` runs with them, then all are closed. */
+  async function withTransaction(partitions: number, body: (t: { topic: string; group: string; admin: KafkaAdmin; txn: Awaited<ReturnType<ReturnType<typeof kafka.producer>['transaction']>> }) => Promise<void>) {
     const topic = uniqueName('stable');
     const group = uniqueName('stable-g');
-    await createTopics(testAdmin, [topic], 1);
+    await createTopics(testAdmin, [topic], partitions);
     const client = new KafkaClient({ brokers: kafkaBrokers(), clientId: 'stable-test', connectionTimeoutMs: 5_000, requestTimeoutMs: 10_000 }, pino({ level: 'silent' }));
     const admin = new KafkaAdmin(client);
     await admin.connect();
     const producer = kafka.producer({ transactionalId: uniqueName('stable-txn'), idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
+      await body({ topic, group, admin, txn: await producer.transaction() });
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
+  }
+
+  it('while a transaction carrying a group offset is open, the read waits for it; after the commit it returns the new offset', async () => {
+    await withTransaction(1, async ({ topic, group, admin, txn }) => {
       expect(await admin.committedOffset(group, { topic, partition: 0 })).toBe(-1n);
-      const txn = await producer.transaction();
       await txn.send({ topic, messages: [{ value: 'x' }] });
       await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: 0, offset: '42' }] }] });
       let read: bigint | undefined;
@@ -30,32 +39,17 @@ describe('committed offsets are read stable (OffsetFetch v7, require_stable)', (
       await txn.commit();
       await reading;
       expect(read).toBe(42n);
-    } finally {
-      await producer.disconnect();
-      await admin.disconnect();
-    }
+    });
   });
 
   it("one partition's read is not held up by another partition's open transaction (reads ask for their own partition)", async () => {
-    const topic = uniqueName('stable2');
-    const group = uniqueName('stable2-g');
-    await createTopics(testAdmin, [topic], 2);
-    const client = new KafkaClient({ brokers: kafkaBrokers(), clientId: 'stable-test', connectionTimeoutMs: 5_000, requestTimeoutMs: 10_000 }, pino({ level: 'silent' }));
-    const admin = new KafkaAdmin(client);
-    await admin.connect();
-    const producer = kafka.producer({ transactionalId: uniqueName('stable2-txn'), idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    try {
-      const txn = await producer.transaction();
+    await withTransaction(2, async ({ topic, group, admin, txn }) => {
       await txn.send({ topic, messages: [{ value: 'x', partition: 1 }] });
       await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic, partitions: [{ partition: 1, offset: '7' }] }] });
       // Partition 1's offset is pending; partition 0's read answers at once (a short timeout proves it).
       expect(await admin.committedOffset(group, { topic, partition: 0 }, 1_000)).toBe(-1n);
       await txn.abort();
       expect(await admin.committedOffset(group, { topic, partition: 1 })).toBe(-1n);
-    } finally {
-      await producer.disconnect();
-      await admin.disconnect();
-    }
+    });
   });
 });
