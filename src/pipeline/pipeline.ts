@@ -341,9 +341,10 @@ export class Pipeline implements SourceListener {
     this.#watchdog?.stop();
     if (wasRunning) {
       this.#source?.pauseAll();
-      const flushed = this.#flush().then(() => true);
-      const timedOut = new Promise<false>((r) => this.deps.timers.setTimeout(() => r(false), SHUTDOWN_FLUSH_MS));
-      const done = await Promise.race([flushed, timedOut]);
+      let timer: unknown;
+      const timedOut = new Promise<false>((r) => { timer = this.deps.timers.setTimeout(() => r(false), SHUTDOWN_FLUSH_MS); });
+      const done = await Promise.race([this.#flush().then(() => true), timedOut]);
+      this.deps.timers.clearTimeout(timer);
       this.#logHandOver(done);
     }
     await this.#release();
