@@ -1,4 +1,4 @@
-import type { Batch, Consumer, EachBatchPayload } from 'kafkajs';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { StreamscoreError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaClient } from './client.js';
@@ -25,7 +25,6 @@ export interface FetchedBatch {
   readonly records: ConsumedRecord[];
   /** Where the next fetch starts: after the last entry, control records included. */
   readonly nextOffset: bigint;
-  readonly highWatermark: bigint;
   /** False once the partition was sought or revoked after this fetch: its records must be dropped. */
   isCurrent(): boolean;
   /** Keeps the group membership alive while `work` runs (kafkajs heartbeats only between batches). */
@@ -40,11 +39,6 @@ export interface SourceListener {
   batch(batch: FetchedBatch): Promise<void>;
   /** The consumer crashed; with `restarting` false it is gone for good. */
   crashed(err: StreamscoreError, restarting: boolean): void;
-}
-
-/** Copies out of the fetch buffer: a slice would keep the whole fetch response alive until commit. */
-function toRecords(batch: Batch): ConsumedRecord[] {
-  return batch.messages.map(toConsumedRecord);
 }
 
 /**
@@ -80,10 +74,6 @@ export class GroupSource {
     return this.#member;
   }
 
-  get assignment(): TopicPartition[] {
-    return [...this.#assigned.values()];
-  }
-
   async start(): Promise<void> {
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topics: [...this.o.topics], fromBeginning: this.o.fromBeginning });
@@ -104,10 +94,6 @@ export class GroupSource {
 
   get pausedCount(): number {
     return this.#paused.size;
-  }
-
-  isPaused(tp: TopicPartition): boolean {
-    return this.#paused.has(partitionKey(tp));
   }
 
   /** Reads the partition again from `offset`; whatever was fetched before is dropped. */
@@ -177,9 +163,9 @@ export class GroupSource {
     if (!isRunning() || isStale() || batch.isEmpty() || !this.#assigned.has(key)) return;
     const fetched: FetchedBatch = {
       tp,
-      records: toRecords(batch),
+      // Copies out of the fetch buffer: a slice would keep the whole fetch response alive until commit.
+      records: batch.messages.map(toConsumedRecord),
       nextOffset: BigInt(batch.lastOffset()) + 1n,
-      highWatermark: BigInt(batch.highWatermark),
       isCurrent: () => isRunning() && !isStale() && (this.#epochs.get(key) ?? 0) === epoch && this.#assigned.has(key),
       heartbeatDuring: (work) => withHeartbeats(work, heartbeat, this.o.heartbeatIntervalMs),
     };

@@ -212,7 +212,7 @@ export class Pipeline implements SourceListener {
     if (!restarting) this.#consumerGone = err;
   }
 
-  #openSink(part: AssignedPartition): PartitionSink {
+  #openSink(part: AssignedPartition): void {
     const { tp } = part;
     const key = partitionKey(tp);
     const sink: PartitionSink = createPartitionSink({
@@ -230,7 +230,6 @@ export class Pipeline implements SourceListener {
     void sink.start().then(() => {
       if (sink.state === 'ready' && part.sink === sink) this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
     });
-    return sink;
   }
 
   /** Forgets a partition's sink, drops its queued records, and closes it. */
