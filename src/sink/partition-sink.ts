@@ -124,22 +124,22 @@ export class PartitionSink {
         // position; whatever was taken before is of an older generation.
         this.generation++;
         this.committedOffset = committed;
-        this.nextOffset = committed;
         this.state = 'ready';
         this.openBackoff.reset();
         this.clearTrouble();
-        // Read again from the committed offset as read after the fence: whatever was fetched or
-        // queued before belongs to an earlier owner or an earlier try.
+        // Read again from the committed offset as read after the fence (or, with none, from the
+        // first record taken): whatever was fetched or queued before belongs to an earlier owner
+        // or an earlier try.
         const from = this.uncommittedFrom;
+        this.nextOffset = from;
         this.log.debug({ committed: committed.toString(), rewindTo: from.toString() }, 'partition output open');
-        if (from >= 0n) {
-          this.nextOffset = from;
-          this.o.rewind(from);
-        }
+        if (from >= 0n) this.o.rewind(from);
         return;
       } catch (err) {
+        // Closed meanwhile: nothing to report, close() releases the output.
+        if (this.state !== 'opening') return;
         const coded = classifyTransactionError(err);
-        if (coded.producerFenced || this.state !== 'opening') return this.end(coded);
+        if (coded.producerFenced) return this.end(coded);
         await this.failed(coded, this.openBackoff, 'opening the partition output failed');
         if (this.state !== 'opening') return;
       }

@@ -159,4 +159,18 @@ describe('PartitionSink start racing a revocation', () => {
     sink.submit(chunk(sink.generation, 4, 10));
     expect(sink.pendingRecords).toBe(0);
   });
+
+  it('a sink closed while a failing open is in flight stays closed: no fence is reported for it', async () => {
+    const fake = fakeWithTopics();
+    const { sink, seen } = sinkOver(fake, 'exactly-once');
+    fake.failNext('OffsetFetch');
+    const release = fake.holdNext('OffsetFetch');
+    const starting = sink.start();
+    await waitFor(() => fake.calls.includes('InitProducerId'), { timeoutMs: 2_000, intervalMs: 1, what: 'the fence' });
+    await sink.close();
+    release();
+    await starting;
+    expect(sink.state).toBe('closed');
+    expect(seen.results).toEqual([]);
+  });
 });
