@@ -93,6 +93,11 @@ export function isStreamscoreError(err: unknown): err is StreamscoreError {
   return err instanceof StreamscoreError;
 }
 
+/** `err` as it is if it is ours; anything else is a fault of our own, coded INTERNAL_ERROR. */
+export function asStreamscoreError(err: unknown): StreamscoreError {
+  return err instanceof StreamscoreError ? err : new StreamscoreError('INTERNAL_ERROR', errorMessage(err), { cause: err });
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -1,5 +1,5 @@
 import type { DecodeResult, InputCodec } from '../codec/codec.js';
-import { StreamscoreError, errorMessage, isStreamscoreError } from '../errors.js';
+import { type StreamscoreError, asStreamscoreError } from '../errors.js';
 import type { ConsumedRecord, TopicPartition } from '../kafka/records.js';
 import type { FetchedBatch } from '../kafka/source.js';
 import type { Timers } from '../observability/clock.js';
@@ -37,7 +37,7 @@ export class RetryingDecoder {
       }
       return decoded;
     } catch (err) {
-      const coded = isStreamscoreError(err) ? err : new StreamscoreError('INTERNAL_ERROR', errorMessage(err), { cause: err });
+      const coded = asStreamscoreError(err);
       const delayMs = backoff.fail();
       this.o.metrics.retries.inc({ pipeline: this.o.pipeline, code: coded.code });
       if (backoff.justExhausted || (!coded.canRetry && backoff.failures === 1)) {

@@ -1,7 +1,7 @@
 import { Batcher } from '../batching/batcher.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
-import { StreamscoreError, errorMessage, isStreamscoreError } from '../errors.js';
+import { StreamscoreError, asStreamscoreError, errorMessage } from '../errors.js';
 import type { OnnxModel } from '../inference/model.js';
 import { KafkaAdmin } from '../kafka/admin.js';
 import { KafkaClient } from '../kafka/client.js';
@@ -250,7 +250,7 @@ export class Pipeline implements SourceListener {
       await this.#accept(part, fetched);
     } catch (err) {
       // A throw would crash the consumer; this is a bug of ours: report it and read again.
-      const coded = isStreamscoreError(err) ? err : new StreamscoreError('INTERNAL_ERROR', errorMessage(err), { cause: err });
+      const coded = asStreamscoreError(err);
       this.#log.error({ err, code: coded.code }, 'accepting a batch failed; reading the partition again from its committed offset');
       if (part.sink?.state === 'ready') this.#source?.seek(part.tp, part.sink.committedOffset >= 0n ? part.sink.committedOffset : fetched.records[0]!.offset);
     } finally {
