@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { helpAsked, parseCommandArgs } from './args.js';
 import { clientsFor } from './endpoints.js';
 import { OutputObserver, percentile } from '../demo/observer.js';
 import { DEMO, DEMO_PARTITIONS, ensureDemoTopics } from '../demo/topics.js';
@@ -25,14 +25,30 @@ const WARM_UP_SHARE = 0.2;
 
 interface ModelCardMetrics { test: { precision: number; recall: number } }
 
+export const DEMO_USAGE = `usage: streamscore demo [--events N] [--rate R] [--keep] [--json] [--seed N]
+
+The whole thing end to end: starts the local broker and registry (unless running), creates
+the demo topics, runs streamscore on deploy/demo.yaml, produces fraud and IoT events and
+reports what came out; then stops what it started.
+
+options:
+  --events N   events in all, half per scenario (default 20000)
+  --rate R     events/s per scenario (default 2000; 0: as fast as possible)
+  --keep       leave the broker, registry, topics and streamscore running
+  --json       the summary as one JSON line on stdout (progress on stderr)
+  --seed N     default 7
+  -h, --help   this text
+`;
+
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  if (helpAsked(args, DEMO_USAGE)) return 0;
+  const { values } = parseCommandArgs({
     args,
     options: {
       events: { type: 'string', default: '20000' }, rate: { type: 'string', default: '2000' },
       keep: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, seed: { type: 'string', default: '7' },
     },
-  });
+  }, DEMO_USAGE);
   const events = Number(values.events);
   const rate = Number(values.rate);
   if (!Number.isInteger(events) || events < 2) throw new StreamscoreError('CLI_USAGE', '--events must be an integer ≥ 2');

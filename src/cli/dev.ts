@@ -1,11 +1,26 @@
 import { externalEndpoints, localStackEndpoints, stackDown, stackStatus, stackUp } from '../devstack/stack.js';
 import { portAnswers } from '../devstack/kafka.js';
 import { localPorts } from '../devstack/paths.js';
+import { StreamscoreError } from '../errors.js';
+import { helpAsked, parseCommandArgs } from './args.js';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+export const DEV_USAGE = `usage: streamscore dev up|down|status
+
+The local Kafka broker and schema registry (KAFKA_BROKERS and SCHEMA_REGISTRY_URL both set:
+that cluster is used and nothing is started).
+
+  up       start them, or find them running; prints their addresses
+  down     stop what dev up and demo --keep started
+  status   what is running, by pid, and whether it answers (exit 3 unless both run)
+`;
+
 export async function devCommand(args: string[]): Promise<number> {
-  const [sub] = args;
+  if (helpAsked(args, DEV_USAGE)) return 0;
+  // No subcommand takes options or further arguments.
+  const [sub, ...extra] = parseCommandArgs({ args, allowPositionals: true, options: {} }, DEV_USAGE).positionals;
+  if (extra.length) throw new StreamscoreError('CLI_USAGE', `unexpected argument '${extra[0]}'\n${DEV_USAGE.trimEnd()}`);
   switch (sub) {
     case 'up': {
       const started = Date.now();
@@ -41,7 +56,7 @@ export async function devCommand(args: string[]): Promise<number> {
       return kafkaPid && registryPid ? 0 : 3;
     }
     default:
-      process.stderr.write('usage: streamscore dev up|down|status\n');
+      process.stderr.write(DEV_USAGE);
       return 2;
   }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // First: kafkajs's read_committed filter and stable offset reads, installed before anything loads kafkajs.
 import '../kafka/kafkajs-fixes.js';
+import fs from 'node:fs';
 import { errorMessage, isStreamscoreError } from '../errors.js';
+import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
 import { produceCommand } from './produce.js';
@@ -12,11 +14,19 @@ const usage = `usage: streamscore <command> [options]
 
 commands:
   run --config FILE     run the pipelines a config file names
+  config validate FILE  check a config, listing every problem; also: config print FILE, config schema
   produce               generate fraud or IoT events into a topic (--scenario, --rate, --count)
   tail TOPIC            print a topic's events readably (--json for machines)
   demo                  the whole thing end to end on the local stack (--events N, --keep, --json)
   dev up|down|status    the local Kafka broker and schema registry
+
+streamscore <command> --help: that command's options. streamscore --version: the version.
 `;
+
+/** package.json sits two levels up from both src/cli and dist/cli. */
+function version(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -31,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
       return demoCommand(rest);
     case 'dev':
       return devCommand(rest);
+    case 'config':
+      return configCommand(rest);
+    case '--version':
+      process.stdout.write(`${version()}\n`);
+      return 0;
     case undefined:
     case '-h':
     case '--help':
@@ -52,6 +67,6 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const code = isStreamscoreError(err) ? `${err.code}: ` : '';
     process.stderr.write(`streamscore: ${code}${errorMessage(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = isStreamscoreError(err) && err.code === 'CLI_USAGE' ? 2 : 1;
   },
 );

@@ -1,22 +1,40 @@
-import { parseArgs } from 'node:util';
 import { StreamscoreError } from '../errors.js';
 import { KafkaAdmin } from '../kafka/admin.js';
 import { produceLoad } from '../loadgen/load-producer.js';
 import { SCENARIOS, type ScenarioName } from '../loadgen/scenarios.js';
+import { helpAsked, parseCommandArgs } from './args.js';
 import { toolClients } from './endpoints.js';
 import { ProgressLine, fmt } from './progress.js';
 
 const DEFAULT_TOPIC: Record<ScenarioName, string> = { fraud: 'transactions', iot: 'sensor-readings' };
 
+export const PRODUCE_USAGE = `usage: streamscore produce --scenario fraud|iot (--count N | --duration SECONDS) [options]
+
+Writes generated card transactions (fraud) or pump sensor readings (iot) into a topic, on
+KAFKA_BROKERS / SCHEMA_REGISTRY_URL, else the local stack.
+
+options:
+  --scenario fraud|iot   what to generate
+  --topic TOPIC          default: transactions (fraud), sensor-readings (iot)
+  --rate N               events per second (default 1000; 0: as fast as possible)
+  --count N              stop after N events
+  --duration SECONDS     stop after this long
+  --format avro|json     default avro (through the schema registry)
+  --poison-rate P        share of undecodable records, e.g. 0.001 (avro only; default 0)
+  --seed N               default 1
+  -h, --help             this text
+`;
+
 export async function produceCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  if (helpAsked(args, PRODUCE_USAGE)) return 0;
+  const { values } = parseCommandArgs({
     args,
     options: {
       scenario: { type: 'string' }, topic: { type: 'string' }, rate: { type: 'string', default: '1000' },
       count: { type: 'string' }, duration: { type: 'string' }, format: { type: 'string', default: 'avro' },
       'poison-rate': { type: 'string', default: '0' }, seed: { type: 'string', default: '1' },
     },
-  });
+  }, PRODUCE_USAGE);
   const problems: string[] = [];
   const scenario = values.scenario as ScenarioName;
   if (!scenario || !(scenario in SCENARIOS)) problems.push('--scenario must be fraud or iot');
@@ -32,7 +50,7 @@ export async function produceCommand(args: string[]): Promise<number> {
   if (count === undefined && durationS === undefined) problems.push('give --count N or --duration SECONDS');
   if (values.format !== 'avro' && values.format !== 'json') problems.push('--format must be avro or json');
   if (poisonRate > 0 && values.format !== 'avro') problems.push('--poison-rate needs --format avro');
-  if (problems.length) throw new StreamscoreError('CLI_USAGE', `streamscore produce:\n  ${problems.join('\n  ')}\nusage: streamscore produce --scenario fraud|iot [--topic T] [--rate R] (--count N | --duration S) [--format avro|json] [--poison-rate P]`);
+  if (problems.length) throw new StreamscoreError('CLI_USAGE', `streamscore produce:\n  ${problems.join('\n  ')}\n${PRODUCE_USAGE.trimEnd()}`);
 
   const topic = values.topic ?? DEFAULT_TOPIC[scenario];
   const { kafka, registry } = toolClients('streamscore-produce');

@@ -1,8 +1,18 @@
-import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { Service } from '../pipeline/service.js';
+import { helpAsked, parseCommandArgs } from './args.js';
+
+export const RUN_USAGE = `usage: streamscore run --config FILE
+
+Runs the pipelines FILE names until SIGTERM or SIGINT, then scores and commits what was
+fetched and exits 0 (a second signal: at once, 130).
+
+options:
+  -c, --config FILE   the config (YAML); check it first with: streamscore config validate FILE
+  -h, --help          this text
+`;
 
 /**
  * `streamscore run --config FILE`. SIGTERM/SIGINT: stop fetching, score and commit what was
@@ -10,9 +20,10 @@ import { Service } from '../pipeline/service.js';
  * committed is read again by whoever owns the partitions next, so nothing is lost.
  */
 export async function runCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } } });
+  if (helpAsked(args, RUN_USAGE)) return 0;
+  const { values } = parseCommandArgs({ args, options: { config: { type: 'string', short: 'c' } } }, RUN_USAGE);
   if (!values.config) {
-    process.stderr.write('usage: streamscore run --config FILE\n');
+    process.stderr.write(`streamscore run: --config FILE is required\n${RUN_USAGE}`);
     return 2;
   }
   const config = loadConfig(values.config);

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import type avro from 'avsc';
 import { avroType } from '../codec/avro-types.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
@@ -6,7 +5,19 @@ import { RecordReader } from '../kafka/reader.js';
 import { type ConsumedRecord, headerText } from '../kafka/records.js';
 import { HEADER } from '../sink/output-records.js';
 import { StreamscoreError } from '../errors.js';
+import { helpAsked, parseCommandArgs } from './args.js';
 import { toolClients } from './endpoints.js';
+
+export const TAIL_USAGE = `usage: streamscore tail TOPIC [--json] [--from-beginning]
+
+Prints a topic's events as they are committed (read_committed), one readable line each:
+Avro through the registry, else JSON. KAFKA_BROKERS / SCHEMA_REGISTRY_URL, else the local stack.
+
+options:
+  --json             one JSON object per line (topic, partition, offset, key, headers, value)
+  --from-beginning   start at the beginning rather than the end
+  -h, --help         this text
+`;
 
 /** Decodes a value: Confluent wire format through the registry, else JSON, else raw bytes. */
 export class AnyDecoder {
@@ -51,9 +62,10 @@ export function readableLine(m: ConsumedRecord, partition: number, value: unknow
 }
 
 export async function tailCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, 'from-beginning': { type: 'boolean', default: false } } });
+  if (helpAsked(args, TAIL_USAGE)) return 0;
+  const { values, positionals } = parseCommandArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, 'from-beginning': { type: 'boolean', default: false } } }, TAIL_USAGE);
   const topic = positionals[0];
-  if (!topic) throw new StreamscoreError('CLI_USAGE', 'usage: streamscore tail TOPIC [--json] [--from-beginning]');
+  if (!topic || positionals.length > 1) throw new StreamscoreError('CLI_USAGE', `give one topic\n${TAIL_USAGE.trimEnd()}`);
   const { kafka: client, registry } = toolClients('streamscore-tail');
   const decoder = new AnyDecoder(registry);
   let crashed: Error | undefined;

@@ -2,6 +2,8 @@ import { DEFAULTS } from './defaults.js';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
+// writeOnly marks a secret: `streamscore config print` shows it as ***.
+const secret = { ...nonEmpty, writeOnly: true } as const;
 const topic = { type: 'string', pattern: '^[a-zA-Z0-9._-]{1,249}$' } as const;
 
 const tls = {
@@ -112,7 +114,7 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['mechanism', 'username', 'password'],
-          properties: { mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] }, username: nonEmpty, password: nonEmpty },
+          properties: { mechanism: { enum: ['plain', 'scram-sha-256', 'scram-sha-512'] }, username: nonEmpty, password: secret },
         },
         connectionTimeoutMs: { ...positiveInt, default: DEFAULTS.kafka.connectionTimeoutMs },
         requestTimeoutMs: { ...positiveInt, default: DEFAULTS.kafka.requestTimeoutMs },
@@ -132,7 +134,7 @@ export const configSchema = {
       required: ['url'],
       properties: {
         url: { type: 'string', pattern: '^https?://' },
-        basicAuth: { type: 'object', additionalProperties: false, required: ['username', 'password'], properties: { username: nonEmpty, password: nonEmpty } },
+        basicAuth: { type: 'object', additionalProperties: false, required: ['username', 'password'], properties: { username: nonEmpty, password: secret } },
         tls,
       },
     },
