@@ -1,7 +1,10 @@
 /**
- * Import first, before anything that loads kafkajs: our read_committed filter and the stable
- * OffsetFetch replace kafkajs modules in the require cache, which only works before kafkajs
- * loads them. KafkaClient refuses to start when either is missing.
+ * Import first, before anything that loads kafkajs: these replace kafkajs modules in the
+ * require cache, which only works before kafkajs loads them. Two are for correctness (our
+ * read_committed filter, the stable OffsetFetch; KafkaClient refuses to start when either is
+ * missing), two for speed (produce requests and request framing encoded in one pass).
  */
 import './read-committed.js';
 import './stable-offsets.js';
+import './produce-request.js';
+import './request-framing.js';
