@@ -98,6 +98,8 @@ function fail(code: ErrorCode, message: string): DecodeResult {
 }
 
 /** Encodes output records in Confluent wire format under a schema registered at start. */
+const SLAB_BYTES = 64 * 1024;
+
 export class AvroOutputEncoder implements OutputEncoder {
   readonly fields: { name: string; hasDefault: boolean }[];
   private readonly header: Buffer;
@@ -129,7 +131,33 @@ export class AvroOutputEncoder implements OutputEncoder {
     return new AvroOutputEncoder(type, id);
   }
 
+  // Outputs are written one after another into shared slabs: one write per record, where
+  // toBuffer + concat cost a zeroed buffer and two copies. A slab is garbage once the last
+  // record on it is committed and dropped.
+  #slab = Buffer.allocUnsafe(0);
+  #slabAt = 0;
+
   encode(record: Record<string, unknown>): Buffer {
-    return Buffer.concat([this.header, this.type.toBuffer(record)]);
+    if (this.#slab.length - this.#slabAt < HEADER_BYTES + 1) this.#newSlab(SLAB_BYTES);
+    let end = this.#encodeAt(record, this.#slabAt);
+    if (end < 0) {
+      // avsc answers a short buffer with minus the bytes missing.
+      const needed = this.#slab.length - end - this.#slabAt;
+      this.#newSlab(Math.max(SLAB_BYTES, needed));
+      end = this.#encodeAt(record, 0);
+    }
+    const encoded = this.#slab.subarray(this.#slabAt, end);
+    this.#slabAt = end;
+    return encoded;
+  }
+
+  #encodeAt(record: Record<string, unknown>, start: number): number {
+    this.header.copy(this.#slab, start);
+    return this.type.encode(record, this.#slab, start + HEADER_BYTES);
+  }
+
+  #newSlab(size: number): void {
+    this.#slab = Buffer.allocUnsafe(size);
+    this.#slabAt = 0;
   }
 }

@@ -2,9 +2,11 @@
  * Import first, before anything that loads kafkajs: these replace kafkajs modules in the
  * require cache, which only works before kafkajs loads them. Two are for correctness (our
  * read_committed filter, the stable OffsetFetch; KafkaClient refuses to start when either is
- * missing), two for speed (produce requests and request framing encoded in one pass).
+ * missing), three for speed (produce requests and request framing encoded in one pass, messages grouped
+ * by partition in linear time).
  */
 import './read-committed.js';
 import './stable-offsets.js';
 import './produce-request.js';
 import './request-framing.js';
+import './partition-grouping.js';

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeProduceRequest, kafkajsProduceRequestV3 } from '../../src/kafka/produce-request.js';
+import { groupMessagesPerPartition, kafkajsGroupMessagesPerPartition } from '../../src/kafka/partition-grouping.js';
 import { frameRequest, kafkajsFrameRequest } from '../../src/kafka/request-framing.js';
 
 const require = createRequire(import.meta.url);
@@ -97,5 +98,16 @@ describe('produce request encoding', () => {
       expect((await frameRequest(args)).buffer.equals((await kafkajsFrameRequest(args)).buffer)).toBe(true);
     }
     expect(require('kafkajs/src/protocol/request.js')).toBe(frameRequest);
+  });
+});
+
+describe('grouping messages by partition', () => {
+  it('gives what kafkajs gives: each partition\'s messages in send order', () => {
+    const rnd = random(99);
+    const messages = Array.from({ length: 2_000 }, (_, i) => ({ i, partition: Math.floor(rnd() * 12) }));
+    const args = { topic: 't', partitionMetadata: [{}], messages, partitioner: ({ message }: { message: { partition: number } }) => message.partition };
+    expect(groupMessagesPerPartition(args)).toEqual(kafkajsGroupMessagesPerPartition(args));
+    expect(groupMessagesPerPartition({ ...args, partitionMetadata: [] })).toEqual({});
+    expect(require('kafkajs/src/producer/groupMessagesPerPartition.js')).toBe(groupMessagesPerPartition);
   });
 });
