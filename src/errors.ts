@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   KAFKA_READ_COMMITTED_UNSAFE: FATAL,
   // Kafka
   KAFKA_AUTH_FAILED: FATAL,
+  // A certificate or TLS handshake problem: retrying cannot fix it, so the start fails at once.
+  KAFKA_TLS_FAILED: FATAL,
   KAFKA_UNREACHABLE: RETRY,
   KAFKA_TRANSACTION_FAILED: RETRY,
   KAFKA_PRODUCE_FAILED: RETRY,
@@ -64,6 +66,7 @@ export const ERROR_CODES = {
   DEV_REGISTRY_CONFIG_FAILED: FATAL,
   DEV_REGISTRY_NOT_READY: FATAL,
   DEV_SCRAM_USER_FAILED: FATAL,
+  DEV_TLS_FAILED: FATAL,
   DEMO_SERVICE_FAILED: FATAL,
   TIMEOUT: FATAL,
   // a fault of our own (a bug): reported, never dead-lettered

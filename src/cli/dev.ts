@@ -1,4 +1,4 @@
-import { externalEndpoints, localStackEndpoints, stackDown, stackStatus, stackUp } from '../devstack/stack.js';
+import { externalEndpoints, localEndpointLines, localStackEndpoints, stackDown, stackStatus, stackUp } from '../devstack/stack.js';
 import { portAnswers } from '../devstack/kafka.js';
 import { localPorts } from '../devstack/paths.js';
 import { StreamscoreError } from '../errors.js';
@@ -13,7 +13,8 @@ that cluster is used and nothing is started).
 
   up       start them, or find them running; prints their addresses
   down     stop what dev up and demo --keep started
-  status   what is running, by pid, and whether it answers (exit 3 unless both run)
+  status   what is running, by pid, and whether it answers (exit 3 unless both run);
+           every listener's address, and the CA file
 `;
 
 export async function devCommand(args: string[]): Promise<number> {
@@ -52,6 +53,7 @@ export async function devCommand(args: string[]): Promise<number> {
       const registryUp = (await fetch(`${local.schemaRegistryUrl}/subjects`).catch(() => undefined))?.ok ?? false;
       say(`kafka     ${kafkaPid ? `running (pid ${kafkaPid})` : 'stopped'}${kafkaUp ? `, answering on ${local.kafkaBrokers[0]}` : ''}`);
       say(`registry  ${registryPid ? `running (pid ${registryPid})` : 'stopped'}${registryUp ? `, answering on ${local.schemaRegistryUrl}` : ''}`);
+      if (kafkaPid || registryPid) for (const line of await localEndpointLines()) say(line);
       if (demoPid) say(`streamscore (demo) running (pid ${demoPid}), metrics on http://127.0.0.1:9464/metrics`);
       return kafkaPid && registryPid ? 0 : 3;
     }

@@ -4,7 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { StreamscoreError } from '../errors.js';
 import { configSchema } from './schema.js';
-import type { StreamscoreConfig } from './types.js';
+import type { StreamscoreConfig, TlsConfig } from './types.js';
 
 /** Thrown at start when the config is unusable; `problems` lists every one, each with its path. */
 export class ConfigError extends StreamscoreError {
@@ -114,6 +114,15 @@ function crossFieldProblems(config: StreamscoreConfig): string[] {
       if (file && !fs.existsSync(file)) problems.push(`${at}: file not found: ${file}`);
     }
   });
+  const tlsBlocks: [string, TlsConfig | undefined][] = [['/kafka/ssl', config.kafka.ssl], ['/schemaRegistry/tls', config.schemaRegistry?.tls]];
+  for (const [at, tls] of tlsBlocks) {
+    if (!tls) continue;
+    // A client certificate is useless without its key, and the other way round.
+    if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) problems.push(`${at}: certFile and keyFile go together`);
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+      if (tls[key] && !fs.existsSync(tls[key])) problems.push(`${at}/${key}: file not found: ${tls[key]}`);
+    }
+  }
   const k = config.kafka;
   if (k.heartbeatIntervalMs * 3 > k.sessionTimeoutMs) problems.push('/kafka/heartbeatIntervalMs: must be at most a third of sessionTimeoutMs');
   if (k.fetchMaxBytesPerPartition > k.fetchMaxBytes) problems.push('/kafka/fetchMaxBytesPerPartition: must be at most fetchMaxBytes');

@@ -6,29 +6,43 @@ import path from 'node:path';
 import { StreamscoreError } from '../errors.js';
 import { waitFor } from '../util/wait.js';
 import { ensureKafkaJars } from './jars.js';
-import { localPorts, localScramUser, paths } from './paths.js';
+import { localListeners, localPorts, localScramUser, paths } from './paths.js';
 import { type ManagedProcess, logTail, runningPid, startDetached } from './process.js';
+import { ensureLocalTls, localTls } from './tls.js';
 
 export const kafkaProcess: ManagedProcess = { name: 'kafka', dir: paths.kafkaRun, marker: 'streamscore-dev-kafka' };
+const dataDir = path.join(kafkaProcess.dir, 'data');
+const configFile = path.join(kafkaProcess.dir, 'server.properties');
 
 /**
  * Single-node KRaft broker + controller. Replication 1 and min ISR 1 for the internal
  * topics so transactions work on one node; auto topic creation off because the project
  * creates its topics with explicit partition counts.
  */
-function serverProperties(dataDir: string): string {
+function serverProperties(): string {
+  const listeners = localListeners.map((l) => `${l.name}://127.0.0.1:${l.port}`).join(',');
+  const protocols = localListeners.map((l) => `${l.name}:${l.protocol}`).join(',');
   return `process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${localPorts.kafkaController}
-listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka},CONTROLLER://127.0.0.1:${localPorts.kafkaController},SASL_PLAINTEXT://127.0.0.1:${localPorts.kafkaScram}
-advertised.listeners=PLAINTEXT://127.0.0.1:${localPorts.kafka},SASL_PLAINTEXT://127.0.0.1:${localPorts.kafkaScram}
+listeners=${listeners},CONTROLLER://127.0.0.1:${localPorts.kafkaController}
+advertised.listeners=${listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
-# A SCRAM-SHA-512 listener, so authentication is tested against the real thing.
+listener.security.protocol.map=${protocols},CONTROLLER:PLAINTEXT
+# SCRAM-SHA-512 on SASL_PLAINTEXT and SASL_SSL, so authentication is tested against the real thing.
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# TLS from PEM files made at first start (src/devstack/tls.ts): the broker's key and
+# certificate, and the CA that signs client certificates. Only MTLS requires one.
+ssl.keystore.type=PEM
+ssl.keystore.location=${localTls.brokerKeystore}
+ssl.truststore.type=PEM
+ssl.truststore.location=${localTls.caFile}
+listener.name.mtls.ssl.client.auth=required
 log.dirs=${dataDir}
 num.partitions=1
 auto.create.topics.enable=false
@@ -72,17 +86,29 @@ export function portAnswers(port: number, host = '127.0.0.1'): Promise<boolean> 
   });
 }
 
+/**
+ * True when the running broker was started from an older server.properties (before the TLS
+ * listeners, say). It is left running, since someone may be using it; the caller says how
+ * to restart it.
+ */
+export function kafkaConfigOutdated(): boolean {
+  try {
+    return fs.readFileSync(configFile, 'utf8') !== serverProperties();
+  } catch {
+    return true;
+  }
+}
+
 export async function startKafka(log: (line: string) => void): Promise<{ started: boolean }> {
   if (runningPid(kafkaProcess) !== undefined) return { started: false };
   if (await portAnswers(localPorts.kafka)) {
     throw new StreamscoreError('DEV_PORT_IN_USE', `127.0.0.1:${localPorts.kafka} is taken by a process this project did not start; stop it, or set KAFKA_BROKERS to use it`);
   }
   const libs = ensureKafkaJars(log);
-  const dataDir = path.join(kafkaProcess.dir, 'data');
-  const configFile = path.join(kafkaProcess.dir, 'server.properties');
+  ensureLocalTls(log);
   const log4jFile = path.join(kafkaProcess.dir, 'log4j.properties');
   fs.mkdirSync(kafkaProcess.dir, { recursive: true });
-  fs.writeFileSync(configFile, serverProperties(dataDir));
+  fs.writeFileSync(configFile, serverProperties());
   fs.writeFileSync(log4jFile, log4jProperties);
   const classpath = `${libs}/*`;
   const jvmBase = ['-cp', classpath, `-Dlog4j.configuration=file:${log4jFile}`];

@@ -5,6 +5,7 @@ import { ensureRegistryBuild } from './jars.js';
 import { portAnswers } from './kafka.js';
 import { localEndpoints, localPorts, paths } from './paths.js';
 import { type ManagedProcess, logTail, runningPid, startDetached } from './process.js';
+import { ensureLocalTls } from './tls.js';
 
 export const registryProcess: ManagedProcess = { name: 'registry', dir: paths.registryRun, marker: 'streamscore-dev-registry' };
 
@@ -14,6 +15,7 @@ export async function startRegistry(log: (line: string) => void): Promise<{ star
     throw new StreamscoreError('DEV_PORT_IN_USE', `127.0.0.1:${localPorts.registry} is taken by a process this project did not start; stop it, or set SCHEMA_REGISTRY_URL to use it`);
   }
   const jar = ensureRegistryBuild(log);
+  const { server } = ensureLocalTls(log);
   // Schemas live in an H2 file beside the broker's data, so ids stay valid across restarts
   // as long as the topics that reference them do.
   const dbUrl = `jdbc:h2:file:${path.join(registryProcess.dir, 'db')}/registry`;
@@ -23,6 +25,10 @@ export async function startRegistry(log: (line: string) => void): Promise<{ star
     '-Dquarkus.http.host=127.0.0.1', `-Dquarkus.http.port=${localPorts.registry}`,
     `-Dquarkus.datasource.jdbc.url=${dbUrl}`,
     '-Dquarkus.http.access-log.enabled=false',
+    // HTTPS beside HTTP, with the local CA's server certificate (PEM; Quarkus reads it at run time).
+    `-Dquarkus.http.ssl-port=${localPorts.registryHttps}`,
+    `-Dquarkus.http.ssl.certificate.files=${server.certFile}`,
+    `-Dquarkus.http.ssl.certificate.key-files=${server.keyFile}`,
     '-jar', jar,
   ], registryProcess.dir);
   log(`registry: starting (log: ${path.relative(process.cwd(), path.join(registryProcess.dir, 'registry.log'))})`);

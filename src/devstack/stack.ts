@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { StreamscoreError } from '../errors.js';
-import { ensureScramUser, kafkaProcess, startKafka, waitForKafka } from './kafka.js';
-import { localEndpoints } from './paths.js';
+import { ensureScramUser, kafkaConfigOutdated, kafkaProcess, portAnswers, startKafka, waitForKafka } from './kafka.js';
+import { localEndpoints, localListeners, localPorts, localScramUser } from './paths.js';
 import { runningPid, stopProcess } from './process.js';
 import { registryProcess, startRegistry, waitForRegistry } from './registry.js';
+import { localTls } from './tls.js';
 import { demoService } from '../demo/service-process.js';
 
 export interface StackEndpoints {
@@ -15,6 +17,21 @@ export interface StackUpResult extends StackEndpoints {
   source: 'external' | 'local';
   startedKafka: boolean;
   startedRegistry: boolean;
+  /** Local servers found running from an older configuration: without the broker's TLS listeners or the registry's HTTPS port. */
+  outdated: string[];
+}
+
+/** What to do about servers started from an older configuration. */
+export function restartHint(outdated: string[]): string {
+  return `the running local ${outdated.join(' and ')} ${outdated.length > 1 ? 'were' : 'was'} started from an older configuration, without TLS: restart with npm run dev:down && npm run dev:up`;
+}
+
+/** Which running servers lack what this version configures; they are not restarted here, as someone may be using them. */
+async function outdatedServers(kafkaStarted: boolean, registryStarted: boolean): Promise<string[]> {
+  const outdated: string[] = [];
+  if (!kafkaStarted && kafkaConfigOutdated()) outdated.push('broker');
+  if (!registryStarted && !(await portAnswers(localPorts.registryHttps))) outdated.push('registry');
+  return outdated;
 }
 
 export const READY_TIMEOUT_MS = 120_000;
@@ -39,7 +56,7 @@ export function localStackEndpoints(): StackEndpoints {
 
 export async function stackUp(log: (line: string) => void = () => {}): Promise<StackUpResult> {
   const external = externalEndpoints();
-  if (external) return { ...external, source: 'external', startedKafka: false, startedRegistry: false };
+  if (external) return { ...external, source: 'external', startedKafka: false, startedRegistry: false, outdated: [] };
   // Kafka first: the registry build can overlap the broker's start-up.
   const kafka = await startKafka(log);
   let registry = { started: false };
@@ -53,7 +70,9 @@ export async function stackUp(log: (line: string) => void = () => {}): Promise<S
     if (kafka.started) await stopProcess(kafkaProcess);
     throw err;
   }
-  return { ...localStackEndpoints(), source: 'local', startedKafka: kafka.started, startedRegistry: registry.started };
+  const outdated = await outdatedServers(kafka.started, registry.started);
+  if (outdated.length) log(restartHint(outdated));
+  return { ...localStackEndpoints(), source: 'local', startedKafka: kafka.started, startedRegistry: registry.started, outdated };
 }
 
 export async function stackDown(which: { kafka?: boolean; registry?: boolean; demo?: boolean } = { kafka: true, registry: true, demo: true }): Promise<string[]> {
@@ -68,4 +87,28 @@ export async function stackDown(which: { kafka?: boolean; registry?: boolean; de
 
 export function stackStatus(): { kafkaPid?: number; registryPid?: number; demoPid?: number } {
   return { kafkaPid: runningPid(kafkaProcess), registryPid: runningPid(registryProcess), demoPid: runningPid(demoService) };
+}
+
+/**
+ * For `dev status`: one line per listener of the local broker and per port of the registry
+ * (address, protocol, what a client needs there, whether it answers), then where the CA and
+ * the client certificate are.
+ */
+export async function localEndpointLines(): Promise<string[]> {
+  const rel = (file: string) => path.relative(process.cwd(), file) || file;
+  const lines: string[] = [];
+  const endpoints = [
+    ...localListeners.map((l) => ({ address: `127.0.0.1:${l.port}`, port: l.port, protocol: l.name === l.protocol ? l.protocol : `${l.protocol} (${l.name})`, needs: l.needs })),
+    { address: localEndpoints.schemaRegistryUrl, port: localPorts.registry, protocol: 'registry HTTP', needs: 'no credentials' },
+    { address: localEndpoints.schemaRegistryHttpsUrl, port: localPorts.registryHttps, protocol: 'registry HTTPS', needs: 'the CA file' },
+  ];
+  for (const e of endpoints) {
+    const answers = await portAnswers(e.port);
+    lines.push(`  ${e.protocol.padEnd(16)} ${e.address}  needs ${e.needs}${answers ? '' : '  (not answering)'}`);
+  }
+  lines.push(`  CA file ${rel(localTls.caFile)}; client certificate ${rel(localTls.client.certFile)}, key ${rel(localTls.client.keyFile)}`);
+  lines.push(`  SCRAM-SHA-512 user ${localScramUser.username}, password ${localScramUser.password} (a development credential)`);
+  const outdated = await outdatedServers(false, false);
+  if (outdated.length) lines.push(`  ${restartHint(outdated)}`);
+  return lines;
 }

@@ -2,6 +2,7 @@ import type { Admin } from 'kafkajs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../util/wait.js';
 import type { KafkaClient } from './client.js';
+import { tlsFailure } from './errors.js';
 import { PartitionOffsetReader } from './stable-offsets.js';
 import type { TopicPartition } from './records.js';
 
@@ -34,14 +35,35 @@ export class KafkaAdmin {
   readonly #offsets: PartitionOffsetReader;
   #connected: Promise<void> | undefined;
 
-  constructor(client: KafkaClient) {
+  constructor(private readonly client: KafkaClient) {
     this.#admin = client.raw.admin();
     this.#offsets = new PartitionOffsetReader(client.raw);
   }
 
   connect(): Promise<void> {
-    this.#connected ??= this.#admin.connect();
+    this.#connected ??= this.#connect();
     return this.#connected;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.client.config.ssl) await this.#tlsFirst();
+    await this.#admin.connect();
+  }
+
+  /**
+   * kafkajs retries a failed connection five times over about ten seconds, a certificate it
+   * cannot verify included, which no retry fixes. So with TLS one try comes first, without
+   * retries: a TLS failure is thrown at once; anything else goes on to the retrying connect.
+   */
+  async #tlsFirst(): Promise<void> {
+    const probe = this.client.withoutConnectionRetries().admin();
+    try {
+      await probe.connect();
+    } catch (err) {
+      if (tlsFailure(err)) throw err;
+    } finally {
+      await probe.disconnect().catch(() => {});
+    }
   }
 
   async listTopics(): Promise<string[]> {

@@ -2,7 +2,7 @@
 import { assertReadCommittedFilter } from './read-committed.js';
 import { assertStableOffsetFetch } from './stable-offsets.js';
 import fs from 'node:fs';
-import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig as KafkaConfigOptions, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/types.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -27,6 +27,7 @@ export type KafkaClientConfig = Pick<KafkaConfig, 'brokers' | 'clientId' | 'ssl'
 export class KafkaClient {
   /** The kafkajs client: for src/kafka/ only. */
   readonly raw: Kafka;
+  readonly #options: KafkaConfigOptions | undefined;
 
   /** `raw` is for tests: a fake adapter (fake.ts) in place of kafkajs. */
   constructor(readonly config: KafkaClientConfig, readonly logger: Logger, clientId = config.clientId, raw?: Kafka) {
@@ -45,7 +46,7 @@ export class KafkaClient {
         }
       : undefined;
     const sasl = config.sasl ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions) : undefined;
-    this.raw = new Kafka({
+    this.#options = {
       clientId,
       brokers: [...config.brokers],
       ssl,
@@ -54,6 +55,15 @@ export class KafkaClient {
       requestTimeout: config.requestTimeoutMs,
       logLevel: logLevel.INFO,
       logCreator: kafkajsLogCreator(logger),
-    });
+    };
+    this.raw = new Kafka(this.#options);
+  }
+
+  /**
+   * A kafkajs client like `raw` whose connections are tried once, not retried (kafkajs takes
+   * connection retries from the client, not from the admin or producer made from it).
+   */
+  withoutConnectionRetries(): Kafka {
+    return this.#options ? new Kafka({ ...this.#options, retry: { retries: 0 } }) : this.raw;
   }
 }

@@ -28,10 +28,77 @@ export function classifyTransactionError(err: unknown, otherwise: ErrorCode = 'K
   return new StreamscoreError(otherwise, `${otherwise === 'KAFKA_PRODUCE_FAILED' ? 'produce' : 'transaction'} failed: ${errorMessage(err)}`, { cause: err });
 }
 
-/** A refused login is a config problem: say so plainly, naming the user but never the password. */
-export function kafkaConnectError(err: unknown, k: Pick<KafkaConfig, 'brokers' | 'sasl'>): StreamscoreError {
+/**
+ * Node's codes for a TLS handshake that failed, with what to check. Certificate checks come
+ * from OpenSSL's verify results; ERR_SSL_* codes are alerts the broker sent us.
+ */
+const TLS_REASONS: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
+  UNABLE_TO_GET_ISSUER_CERT: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
+  SELF_SIGNED_CERT_IN_CHAIN: "the broker's certificate chain ends in a CA we do not trust: check kafka.ssl.caFile",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the broker's certificate is self-signed and not in kafka.ssl.caFile",
+  CERT_SIGNATURE_FAILURE: "the broker's certificate signature does not verify: check kafka.ssl.caFile",
+  CERT_UNTRUSTED: "the broker's certificate is not trusted: check kafka.ssl.caFile",
+  CERT_HAS_EXPIRED: "the broker's certificate has expired",
+  CERT_NOT_YET_VALID: "the broker's certificate is not valid yet (check the clocks)",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the broker's certificate is for another host name or address",
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the broker requires a client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the broker refused our client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the broker does not trust our client certificate's CA",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'the broker refused our client certificate',
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'the broker refused the TLS handshake (a client certificate it requires, or no common protocol or cipher)',
+};
+
+/** Alerts a broker sends when it wants a client certificate: with none configured, that is what it wants. */
+const CLIENT_CERT_ALERTS = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+]);
+
+/** Node's message when the peer hung up mid-handshake, typically a TLS client at a plaintext listener. */
+const CLOSED_IN_HANDSHAKE = /before secure TLS connection was established/;
+
+export interface TlsFailure {
+  broker: string | undefined;
+  code: string;
+  reason: string;
+}
+
+/** The TLS failure in an error kafkajs threw (it wraps the socket's error, keeping its code), if it is one. */
+export function tlsFailure(err: unknown): TlsFailure | undefined {
+  // kafkajs's connection error names the broker; the errors wrapped around it copy its message only.
+  const broker = [...chain(err)].map((e) => e.broker).find((b): b is string => typeof b === 'string');
+  for (const e of chain(err)) {
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    const message = typeof e.message === 'string' ? e.message : '';
+    const detail = message.replace(/^Connection error: /, '');
+    // The altname mismatch is the one message worth quoting: it names the host and the names the certificate has.
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return { broker, code, reason: `${TLS_REASONS[code]} (${detail})` };
+    if (code && TLS_REASONS[code]) return { broker, code, reason: TLS_REASONS[code] };
+    if (code && /^ERR_(SSL|TLS)_/.test(code)) return { broker, code, reason: `TLS handshake failed (${detail})` };
+    if (CLOSED_IN_HANDSHAKE.test(message)) {
+      return { broker, code: code ?? 'ECONNRESET', reason: 'the broker closed the connection during the TLS handshake: is this a TLS listener?' };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A failed connect, coded: a refused login or a TLS failure is a config problem, said plainly
+ * (naming the user, the broker, the files to check; never a password or a key); anything
+ * else is the cluster being unreachable.
+ */
+export function kafkaConnectError(err: unknown, k: Pick<KafkaConfig, 'brokers' | 'sasl' | 'ssl'>): StreamscoreError {
   if ((err as Error)?.name === 'KafkaJSSASLAuthenticationError') {
     return new StreamscoreError('KAFKA_AUTH_FAILED', `Kafka refused SASL login as '${k.sasl?.username}' (${k.sasl?.mechanism}) at ${k.brokers.join(',')}: check kafka.sasl.username and kafka.sasl.password`, { cause: err });
+  }
+  const tls = tlsFailure(err);
+  if (tls) {
+    // Java brokers answer a missing client certificate with bad_certificate, like a refused one.
+    const reason = CLIENT_CERT_ALERTS.has(tls.code) && !k.ssl?.certFile
+      ? 'the broker requires a client certificate and none is configured: set kafka.ssl.certFile and kafka.ssl.keyFile'
+      : tls.reason;
+    return new StreamscoreError('KAFKA_TLS_FAILED', `TLS to Kafka at ${tls.broker ?? k.brokers.join(',')} failed: ${reason} [${tls.code}]`, { cause: err });
   }
   return new StreamscoreError('KAFKA_UNREACHABLE', `cannot connect to Kafka at ${k.brokers.join(',')}: ${errorMessage(err)}`, { cause: err });
 }

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.js';
 import type { StreamscoreError } from '../../src/errors.js';
 import { Service } from '../../src/pipeline/service.js';
 import { waitFor } from '../../src/util/wait.js';
+import { captureLog as capture } from '../support/capture-log.js';
 import { kafkaForSuite, readTopic } from '../support/kafka.js';
 import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, type Event, type FraudTopics } from '../support/pipeline-fixtures.js';
 
@@ -18,12 +17,6 @@ function scramConfig(topics: FraudTopics, password: string) {
     http: { port: 0, host: '127.0.0.1' },
     kafka: { ...base.kafka, brokers: scram!.brokers, sasl: { mechanism: 'scram-sha-512', username: '${KAFKA_USERNAME}', password: '${KAFKA_PASSWORD}' } },
   }), { env: { KAFKA_USERNAME: scram!.username, KAFKA_PASSWORD: password } });
-}
-
-function capture() {
-  const lines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _e, done) { lines.push(chunk.toString()); done(); } }));
-  return { logger, text: () => lines.join('') };
 }
 
 describe.skipIf(!scram)('SASL SCRAM-SHA-512 to Kafka', () => {

@@ -79,6 +79,18 @@ describe('config', () => {
     ]));
   });
 
+  it('refuses TLS files that are not there, and a client certificate without its key', () => {
+    const doc = minimal() as Loose;
+    doc.kafka.ssl = { caFile: 'no-such-ca.pem', certFile: repo('schemas/card-transaction.avsc') };
+    doc.schemaRegistry.tls = { keyFile: 'no-such-key.pem', certFile: 'no-such-cert.pem' };
+    expect(problemsOf(doc)).toEqual([
+      '/kafka/ssl: certFile and keyFile go together',
+      `/kafka/ssl/caFile: file not found: ${repo('no-such-ca.pem')}`,
+      `/schemaRegistry/tls/certFile: file not found: ${repo('no-such-cert.pem')}`,
+      `/schemaRegistry/tls/keyFile: file not found: ${repo('no-such-key.pem')}`,
+    ]);
+  });
+
   it('interpolates ${VAR}, ${VAR:-default} and reports unset variables', () => {
     const doc = minimal() as Loose;
     doc.kafka.sasl = { mechanism: 'scram-sha-512', username: '${KAFKA_USER:-streamscore}', password: '${KAFKA_PASSWORD}' };
