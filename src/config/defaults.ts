@@ -15,8 +15,10 @@ export const DEFAULTS = {
     // answers at once when any data is there.
     fetchMaxWaitMs: 100,
     // Caps what one fetch holds in memory (records are copied out of it, then it is freed).
-    fetchMaxBytes: 4 * 1024 * 1024,
-    fetchMaxBytesPerPartition: 512 * 1024,
+    // 1 MiB (about 5,000 fraud events, 0.1 s of work at full speed) keeps the pipe full; 4 MiB
+    // cost ~90 MB more peak RSS in a full-speed drain, for no measurable throughput.
+    fetchMaxBytes: 1024 * 1024,
+    fetchMaxBytesPerPartition: 128 * 1024,
   },
   http: { port: 9464, host: '0.0.0.0' },
   log: { level: 'info' },
