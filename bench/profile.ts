@@ -1,10 +1,17 @@
 /**
  * npm run bench:profile — where streamscore's time goes at full speed: drains a 200,000-event
  * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
+ *
+ * npm run bench:profile -- --memory [--node-options "--max-old-space-size=256"]
+ *     [--kafka '{"fetchMaxBytes":1048576}'] [--batching '{"maxQueuedRecords":2048}'] [--built]
+ * the same drain without the profiler, reporting events/s, the service's CPU seconds and its
+ * peak RSS, V8 heap and external memory: for trying memory settings one run at a time.
+ * --built runs dist/ (npm run build first) as the image does, not the sources through tsx.
  */
 import '../src/kafka/kafkajs-fixes.js';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { clientsFor } from '../src/cli/endpoints.js';
 import { stackDown, stackUp } from '../src/devstack/stack.js';
@@ -17,6 +24,13 @@ import { PARTITIONS, groupCaughtUp } from './common.js';
 import { serviceConfig } from './service-config.js';
 
 const N = 200_000;
+const { values: opts } = parseArgs({ options: {
+  memory: { type: 'boolean', default: false },
+  built: { type: 'boolean', default: false },
+  'node-options': { type: 'string', default: '' },
+  kafka: { type: 'string', default: '{}' },
+  batching: { type: 'string', default: '{}' },
+} });
 /** Which stage a profiled function belongs to, by the file it lives in. */
 const STAGES: [RegExp, string][] = [
   [/node_modules\/kafkajs\/src\/(protocol\/recordBatch|protocol\/message|protocol\/decoder|protocol\/encoder|protocol\/crc32)/, 'kafkajs: record (de)serialisation'],
@@ -44,18 +58,29 @@ const dir = repo('.run/profile');
 fs.rmSync(dir, { recursive: true, force: true });
 fs.mkdirSync(dir, { recursive: true });
 const configFile = path.join(dir, 'config.json');
-fs.writeFileSync(configFile, JSON.stringify(serviceConfig({ brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl }, { input, groupId: `${input}-g`, ...out },
-  { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5 })));
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', configFile], { stdio: 'inherit' });
+const config = structuredClone(serviceConfig({ brokers: stack.kafkaBrokers, registryUrl: stack.schemaRegistryUrl }, { input, groupId: `${input}-g`, ...out },
+  { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5 }));
+Object.assign(config.kafka, JSON.parse(opts.kafka!));
+Object.assign(config.pipelines[0]!.batching, JSON.parse(opts.batching!));
+fs.writeFileSync(configFile, JSON.stringify(config));
+const memoryFile = path.join(dir, 'memory.json');
+const instrument = opts.memory ? ['--import', repo('bench/support/memory-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+const entry = opts.built ? [repo('dist/cli/main.js')] : ['--import', 'tsx', repo('src/cli/main.ts')];
+const child = spawn(process.execPath, [...opts['node-options']!.split(' ').filter(Boolean), ...instrument, ...entry, 'run', '--config', configFile],
+  { stdio: 'inherit', env: { ...process.env, STREAMSCORE_MEMORY_OUT: memoryFile } });
 const started = Date.now();
 await groupCaughtUp(admin, `${input}-g`, input, 600_000);
 const seconds = (Date.now() - started) / 1000;
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
-await waitFor(() => fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), { timeoutMs: 10_000, what: 'the CPU profile' });
 await admin.deleteTopics({ topics: [input, ...Object.values(out)] }).catch(() => {});
 await admin.disconnect();
 await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
+if (opts.memory) {
+  process.stdout.write(`${JSON.stringify({ eventsPerSec: Math.round(N / seconds), nodeOptions: opts['node-options'], kafka: JSON.parse(opts.kafka!), batching: JSON.parse(opts.batching!), built: opts.built, ...JSON.parse(fs.readFileSync(memoryFile, 'utf8')) })}\n`);
+  process.exit(0);
+}
+await waitFor(() => fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), { timeoutMs: 10_000, what: 'the CPU profile' });
 
 interface Node { id: number; callFrame: { functionName: string; url: string }; }
 const profile = JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!), 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
