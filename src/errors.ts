@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   KAFKA_PRODUCER_FENCED: FENCED,
   KAFKA_CONSUMER_CRASHED: RETRY,
   KAFKA_REQUEST_FAILED: RETRY,
+  // A fetch below the partition's first offset: the records were deleted (retention) under us.
+  KAFKA_OFFSET_OUT_OF_RANGE: FATAL,
   // schema registry
   REGISTRY_UNAVAILABLE: RETRY,
   REGISTRY_UNAUTHORIZED: FATAL,
@@ -68,6 +70,12 @@ export const ERROR_CODES = {
   DEV_SCRAM_USER_FAILED: FATAL,
   DEV_TLS_FAILED: FATAL,
   DEMO_SERVICE_FAILED: FATAL,
+  // `streamscore score` and `produce --to-file`: an input file that cannot be read at all
+  // (missing, a cut-short Avro header, an unknown compression), or a file that cannot be written
+  INPUT_FILE_UNREADABLE: FATAL,
+  OUTPUT_FILE_FAILED: FATAL,
+  // replay: --from / --to that resolve to no sound range, or a resume that cannot be trusted
+  REPLAY_RANGE_INVALID: FATAL,
   TIMEOUT: FATAL,
   // a fault of our own (a bug): reported, never dead-lettered
   INTERNAL_ERROR: FATAL,

@@ -7,7 +7,9 @@ import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
 import { produceCommand } from './produce.js';
+import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
+import { scoreCommand } from './score.js';
 import { tailCommand } from './tail.js';
 
 const usage = `usage: streamscore <command> [options]
@@ -15,6 +17,8 @@ const usage = `usage: streamscore <command> [options]
 commands:
   run --config FILE     run the pipelines a config file names
   config validate FILE  check a config, listing every problem; also: config print FILE, config schema
+  replay                rescore a pipeline's input range into a replay topic, exactly once (--from, --to, --model, --compare)
+  score                 score a file of events (JSONL or Avro) with a pipeline's features and model, no Kafka
   produce               generate fraud or IoT events into a topic (--scenario, --rate, --count)
   tail TOPIC            print a topic's events readably (--json for machines)
   demo                  the whole thing end to end on the local stack (--events N, --keep, --json)
@@ -33,6 +37,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
+    case 'score':
+      return scoreCommand(rest);
     case 'produce':
       return produceCommand(rest);
     case 'tail':

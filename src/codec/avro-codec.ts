@@ -1,31 +1,13 @@
 import fs from 'node:fs';
 import avro from 'avsc';
 import { type ErrorCode, StreamscoreError } from '../errors.js';
+import { AvroReader, type Resolved } from './avro-reader.js';
 import { avroType } from './avro-types.js';
 import type { DecodeResult, EncodedValue, FieldInfo, InputCodec, OutputEncoder } from './codec.js';
 import { registryErrorToCoded, type SchemaRegistryClient } from './schema-registry.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
-
-type Resolved = { ok: true; resolver: avro.Resolver } | { ok: false; error: StreamscoreError };
-
-function fieldInfo(type: avro.Type): FieldInfo {
-  let t = type;
-  let optional = false;
-  if (avro.Type.isType(t, 'union:unwrapped')) {
-    const branches = (t as unknown as { types: avro.Type[] }).types.filter((b) => !avro.Type.isType(b, 'null'));
-    optional = true;
-    if (branches.length !== 1) return { kind: 'other', optional };
-    t = branches[0]!;
-  }
-  if (avro.Type.isType(t, 'logical:timestamp-millis')) return { kind: 'timestamp', optional };
-  if (avro.Type.isType(t, 'logical:decimal', 'int', 'long', 'float', 'double')) return { kind: 'number', optional };
-  if (avro.Type.isType(t, 'boolean')) return { kind: 'boolean', optional };
-  if (avro.Type.isType(t, 'enum')) return { kind: 'enum', symbols: [...(t as avro.types.EnumType).symbols], optional };
-  if (avro.Type.isType(t, 'string')) return { kind: 'string', optional };
-  return { kind: 'other', optional };
-}
 
 /**
  * Confluent wire format (magic 0, 4-byte schema id, Avro body). Each writer schema is
@@ -34,17 +16,15 @@ function fieldInfo(type: avro.Type): FieldInfo {
  */
 export class AvroInputCodec implements InputCodec {
   readonly hasSchema = true;
-  private readonly reader: avro.Type;
+  private readonly reader: AvroReader;
   private readonly resolved = new Map<number, Resolved>();
-  private readonly fields = new Map<string, FieldInfo>();
 
   constructor(private readonly registry: SchemaRegistryClient, readerSchemaFile: string) {
-    this.reader = avroType(fs.readFileSync(readerSchemaFile, 'utf8'));
-    for (const f of (this.reader as avro.types.RecordType).fields) this.fields.set(f.name, fieldInfo(f.type));
+    this.reader = AvroReader.fromFile(readerSchemaFile);
   }
 
   fieldInfo(name: string): FieldInfo | undefined {
-    return this.fields.get(name);
+    return this.reader.fieldInfo(name);
   }
 
   private async resolve(id: number): Promise<Resolved> {
@@ -53,12 +33,7 @@ export class AvroInputCodec implements InputCodec {
     let result: Resolved;
     try {
       const info = await this.registry.getBySubjectAndId('', id);
-      const writer = avroType(info.schema);
-      try {
-        result = { ok: true, resolver: this.reader.createResolver(writer) };
-      } catch (err) {
-        result = { ok: false, error: new StreamscoreError('DECODE_INCOMPATIBLE_SCHEMA', `writer schema ${id} cannot be read as ${this.reader.name ?? 'the reader schema'}: ${(err as Error).message}`) };
-      }
+      result = this.reader.resolve(avroType(info.schema), `writer schema ${id}`);
     } catch (err) {
       const coded = registryErrorToCoded(err, `schema id ${id}`);
       if (!coded.deadLetter) throw coded; // registry trouble: retry later, never dead-letter
@@ -83,13 +58,7 @@ export class AvroInputCodec implements InputCodec {
     if (value.length < HEADER_BYTES) return fail('DECODE_TRUNCATED', `${value.length} bytes: shorter than the 5-byte wire header`);
     const resolved = this.resolved.get(value.readInt32BE(1))!;
     if (!resolved.ok) return { ok: false, error: resolved.error };
-    try {
-      // fromBuffer refuses both a short body and trailing bytes.
-      const record = this.reader.fromBuffer(value.subarray(HEADER_BYTES), resolved.resolver) as Record<string, unknown>;
-      return { ok: true, record };
-    } catch (err) {
-      return fail('DECODE_TRUNCATED', `Avro body does not match its schema: ${(err as Error).message}`);
-    }
+    return this.reader.decode(value.subarray(HEADER_BYTES), resolved.resolver);
   }
 }
 

@@ -7,10 +7,20 @@ import avro from 'avsc';
  */
 class DecimalType extends avro.types.LogicalType {
   readonly scale: number;
+  readonly precision: number | undefined;
 
   constructor(schema: avro.Schema, opts?: unknown) {
     super(schema, opts);
     this.scale = (schema as { scale?: number }).scale ?? 0;
+    this.precision = (schema as { precision?: number }).precision;
+  }
+
+  // A schema exported from the type (an object container file's header) must keep the
+  // scale, or a reader would take the unscaled value for the amount.
+  protected override _export(schema: avro.Schema): void {
+    const attrs = schema as { precision?: number; scale?: number };
+    if (this.precision !== undefined) attrs.precision = this.precision;
+    attrs.scale = this.scale;
   }
 
   protected override _fromValue(buf: Buffer): number {

@@ -8,16 +8,20 @@ export interface EncodedValue {
 /** Either the decoded record, or the coded error that sends this message to the dead-letter topic. */
 export type DecodeResult = { ok: true; record: DecodedRecord } | { ok: false; error: import('../errors.js').StreamscoreError };
 
-export interface InputCodec {
+/** What a codec knows of records before it reads any: enough to check and build feature mappings. */
+export interface RecordSchemaView {
+  /** Enum symbols of a field in the reader schema, for feature mapping; undefined if not an enum. */
+  fieldInfo(name: string): FieldInfo | undefined;
+  /** True when the codec knows every field (Avro); JSON knows none up front. */
+  readonly hasSchema: boolean;
+}
+
+export interface InputCodec extends RecordSchemaView {
   /**
    * Decodes a batch. Per-record faults come back as results; a fault of the codec's own
    * infrastructure (registry unreachable) rejects, so nothing is dead-lettered for it.
    */
   decodeBatch(records: readonly EncodedValue[]): Promise<DecodeResult[]>;
-  /** Enum symbols of a field in the reader schema, for feature mapping; undefined if not an enum. */
-  fieldInfo(name: string): FieldInfo | undefined;
-  /** True when the codec knows every field (Avro); JSON knows none up front. */
-  readonly hasSchema: boolean;
 }
 
 export interface FieldInfo {

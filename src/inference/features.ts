@@ -1,5 +1,5 @@
 import type { FeatureSource, FeatureTransform, PipelineConfig } from '../config/types.js';
-import type { DecodedRecord, InputCodec } from '../codec/codec.js';
+import type { DecodedRecord, RecordSchemaView } from '../codec/codec.js';
 import { type ErrorCode, StreamscoreError } from '../errors.js';
 
 type Getter = (record: DecodedRecord) => number | StreamscoreError;
@@ -33,7 +33,7 @@ export class FeatureMapper {
   }
 
   /** Checks the mapping against the model and the reader schema; throws listing every problem. */
-  static build(modelColumns: string[], cfg: PipelineConfig['features'], codec: InputCodec, pipeline: string): FeatureMapper {
+  static build(modelColumns: string[], cfg: PipelineConfig['features'], codec: RecordSchemaView, pipeline: string): FeatureMapper {
     const problems: string[] = [];
     for (const name of Object.keys(cfg.columns)) {
       if (!modelColumns.includes(name)) problems.push(`features.columns.${name}: the model has no such column (it takes: ${modelColumns.join(', ')})`);
@@ -45,7 +45,7 @@ export class FeatureMapper {
     return new FeatureMapper(modelColumns, getters);
   }
 
-  private static getter(column: string, source: FeatureSource, onMissing: 'dead-letter' | 'zero', codec: InputCodec, problems: string[]): Getter {
+  private static getter(column: string, source: FeatureSource, onMissing: 'dead-letter' | 'zero', codec: RecordSchemaView, problems: string[]): Getter {
     const field = source.from ?? column;
     const info = codec.fieldInfo(field);
     if (codec.hasSchema) {
@@ -71,6 +71,8 @@ export class FeatureMapper {
         value = raw ? 1 : 0;
       } else if (typeof raw === 'string' && symbols) {
         value = symbols.indexOf(raw);
+        // Only a record from JSON (streamscore score on a JSONL file) can carry a symbol the schema lacks.
+        if (value < 0) return deadLetter('FEATURE_NOT_NUMERIC', `field '${field}' (model column '${column}') is '${raw}', not one of the enum's symbols`);
       } else {
         return deadLetter('FEATURE_NOT_NUMERIC', `field '${field}' (model column '${column}') is ${typeof raw}, not a number`);
       }

@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../util/wait.js';
 import type { KafkaClient } from './client.js';
 import { tlsFailure } from './errors.js';
-import { PartitionOffsetReader } from './stable-offsets.js';
+import { type CommittedEntry, PartitionOffsetReader } from './stable-offsets.js';
 import type { TopicPartition } from './records.js';
 
 /** A transaction's offsets settle within milliseconds of its end. */
@@ -90,10 +90,15 @@ export class KafkaAdmin {
    * `timeoutMs` passes.
    */
   async committedOffset(groupId: string, tp: TopicPartition, timeoutMs = 10_000): Promise<bigint> {
+    return (await this.committedEntry(groupId, tp, timeoutMs)).offset;
+  }
+
+  /** As committedOffset (a stable read), with the metadata string committed alongside the offset. */
+  async committedEntry(groupId: string, tp: TopicPartition, timeoutMs = 10_000): Promise<CommittedEntry> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        return await this.#offsets.read(groupId, tp);
+        return await this.#offsets.readEntry(groupId, tp);
       } catch (err) {
         if ((err as { type?: string }).type !== 'UNSTABLE_OFFSET_COMMIT' || Date.now() >= deadline) throw err;
         await delay(UNSTABLE_RETRY_MS);
@@ -111,6 +116,15 @@ export class KafkaAdmin {
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
     const offsets = await this.#admin.fetchTopicOffsets(topic);
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  }
+
+  /**
+   * ListOffsets by timestamp, read_committed: per partition, the first offset whose record
+   * timestamp is ≥ `timestampMs`; a partition with no such record answers its end offset.
+   */
+  async offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>> {
+    const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.offset)]));
   }
 
   async disconnect(): Promise<void> {

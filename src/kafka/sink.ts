@@ -36,7 +36,7 @@ export interface PartitionOutput {
 // transaction with CONCURRENT_TRANSACTIONS for a few ms; kafkajs's default first retry
 // (300 ms) would add that to every transaction, so retry fast and back off from there.
 // 10 doublings capped at 1 s ride out a few seconds; longer trouble is the sink's to retry.
-const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 1_000, retries: 10 };
+export const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 1_000, retries: 10 };
 
 interface OutputOptions {
   client: KafkaClient;

@@ -114,13 +114,30 @@ export function assertStableOffsetFetch(): void {
 }
 
 interface OffsetFetchBroker {
-  offsetFetch(args: Args): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string }[] }[] }>;
+  offsetFetch(args: Args): Promise<{ responses: { topic: string; partitions: { partition: number; offset: string; metadata?: string | null }[] }[] }>;
 }
 
 interface KafkajsCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   findGroupCoordinator(args: { groupId: string }): Promise<OffsetFetchBroker>;
+}
+
+/**
+ * A kafkajs cluster connection of its own, made the way kafkajs's own admin and consumer make
+ * one (through the client's private cluster factory): for requests kafkajs has no public call
+ * for (a stable OffsetFetch of one partition, a Fetch of assigned partitions without a group).
+ */
+export function createKafkajsCluster<T>(kafka: object, options: Record<string, unknown>): T {
+  const factory = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  if (!factory) throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'this kafkajs has no cluster factory where 2.2.4 keeps it: committed offsets cannot be read per partition, nor partitions fetched by assignment; use kafkajs 2.2.x');
+  return (kafka as Record<symbol, (o: object) => T>)[factory]!(options);
+}
+
+/** A committed offset (-1n: none) with the metadata string committed alongside it. */
+export interface CommittedEntry {
+  offset: bigint;
+  metadata: string | null;
 }
 
 /**
@@ -135,14 +152,16 @@ export class PartitionOffsetReader {
   #connected: Promise<void> | undefined;
 
   constructor(kafka: object) {
-    const factory = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
-    if (!factory) throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'this kafkajs has no cluster factory where 2.2.4 keeps it: committed offsets cannot be read per partition; use kafkajs 2.2.x');
-    const create = (kafka as Record<symbol, (o: object) => KafkajsCluster>)[factory]!;
-    this.#cluster = create({ metadataMaxAge: 300_000, allowAutoTopicCreation: false });
+    this.#cluster = createKafkajsCluster<KafkajsCluster>(kafka, { metadataMaxAge: 300_000, allowAutoTopicCreation: false });
   }
 
   /** The group's committed offset of one partition (-1n: none); throws UNSTABLE_OFFSET_COMMIT (retriable) while a transaction's offsets for it are pending. */
   async read(groupId: string, tp: { topic: string; partition: number }): Promise<bigint> {
+    return (await this.readEntry(groupId, tp)).offset;
+  }
+
+  /** As read(), with the commit's metadata. */
+  async readEntry(groupId: string, tp: { topic: string; partition: number }): Promise<CommittedEntry> {
     this.#connected ??= this.#cluster.connect().catch((err: unknown) => {
       this.#connected = undefined;
       throw err;
@@ -151,7 +170,7 @@ export class PartitionOffsetReader {
     const coordinator = await this.#cluster.findGroupCoordinator({ groupId });
     const { responses } = await coordinator.offsetFetch({ groupId, topics: [{ topic: tp.topic, partitions: [{ partition: tp.partition }] }] });
     const entry = responses.find((r) => r.topic === tp.topic)?.partitions.find((p) => p.partition === tp.partition);
-    return BigInt(entry?.offset ?? '-1');
+    return { offset: BigInt(entry?.offset ?? '-1'), metadata: entry?.metadata ?? null };
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { RecordProducer } from '../kafka/producer.js';
 import type { OutgoingRecord } from '../kafka/records.js';
 import { POISON_KINDS, type PoisonKind, poison } from './poison.js';
 import { Random } from './random.js';
+import { pacedSteps } from './pacing.js';
 import { SCENARIOS, type ScenarioName } from './scenarios.js';
 
 export interface LoadOptions {
@@ -79,17 +80,8 @@ export async function produceLoad(client: KafkaClient, registry: SchemaRegistryC
   let poisoned = 0;
   let positives = 0;
   const started = Date.now();
-  const limit = opts.count ?? Number.POSITIVE_INFINITY;
-  const deadline = opts.durationMs !== undefined ? started + opts.durationMs : Number.POSITIVE_INFINITY;
   try {
-    while (produced < limit && Date.now() < deadline) {
-      const now = Date.now();
-      const due = opts.rate > 0 ? Math.floor(((now - started) / 1000) * opts.rate) : produced + 1000;
-      const n = Math.min(limit - produced, Math.max(0, due - produced), 5000);
-      if (n === 0) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
+    for await (const { now, n } of pacedSteps(opts)) {
       const outgoing: OutgoingRecord[] = [];
       const records: SentRecord[] = [];
       for (let i = 0; i < n; i++) {

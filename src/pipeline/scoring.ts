@@ -1,5 +1,5 @@
 import { AvroInputCodec, AvroOutputEncoder } from '../codec/avro-codec.js';
-import type { InputCodec, OutputEncoder } from '../codec/codec.js';
+import type { InputCodec, OutputEncoder, RecordSchemaView } from '../codec/codec.js';
 import { JsonInputCodec, JsonOutputEncoder } from '../codec/json-codec.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig } from '../config/types.js';
@@ -12,13 +12,21 @@ import type { Metrics } from '../observability/metrics.js';
 import { OutputRecords, unfillableOutputFields } from '../sink/output-records.js';
 import { BatchScorer } from './batch-scorer.js';
 
-export interface Scoring {
-  codec: InputCodec;
+/** The model and batch scorer of a pipeline, whatever its records come from. */
+export interface Scorer {
   model: OnnxModel;
   scorer: BatchScorer;
+  threshold: number;
   /** The pipeline's logger with the model's name and version in context. */
   log: Logger;
 }
+
+export interface Scoring extends Scorer {
+  codec: InputCodec;
+}
+
+/** One output (scored or alerts) to an encoder: registered in the registry live, JSON lines for a file. */
+export type OutputEncoderFor = (output: { topic: string; schema?: string }) => Promise<OutputEncoder>;
 
 async function encoder(cfg: PipelineConfig, registry: SchemaRegistryClient | undefined, topic: string, schemaFile: string | undefined): Promise<OutputEncoder> {
   if (!schemaFile) return new JsonOutputEncoder();
@@ -38,16 +46,27 @@ export async function prepareScoring(cfg: PipelineConfig, deps: { registry?: Sch
   } else {
     codec = new JsonInputCodec();
   }
+  const scorer = await prepareScorer(cfg, codec, (o) => encoder(cfg, deps.registry, o.topic, o.schema), deps, log);
+  return { codec, ...scorer };
+}
+
+/**
+ * The scoring half of a pipeline, without Kafka or a registry: the model, the feature mapping
+ * checked against what the records carry (`schema`), the threshold, the output checks and the
+ * batch scorer. The live pipeline and `streamscore score` both go through here, so they cannot
+ * score differently.
+ */
+export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaView, encoderFor: OutputEncoderFor, deps: { metrics: Metrics; clock: Clock }, log: Logger): Promise<Scorer> {
   const model = await OnnxModel.load(cfg.model, log);
   try {
-    const mapper = FeatureMapper.build(model.info.featureNames, cfg.features, codec, cfg.name);
+    const mapper = FeatureMapper.build(model.info.featureNames, cfg.features, schema, cfg.name);
     const threshold = cfg.outputs.alerts.threshold ?? model.info.threshold;
     if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': set outputs.alerts.threshold (the model declares no alert_threshold)`);
-    const scoredEncoder = await encoder(cfg, deps.registry, cfg.outputs.scored.topic, cfg.outputs.scored.schema);
-    const alertEncoder = await encoder(cfg, deps.registry, cfg.outputs.alerts.topic, cfg.outputs.alerts.schema);
+    const scoredEncoder = await encoderFor(cfg.outputs.scored);
+    const alertEncoder = await encoderFor(cfg.outputs.alerts);
     const unfillable = [
-      ...unfillableOutputFields(scoredEncoder, codec).map((f) => `${cfg.outputs.scored.schema}: ${f}`),
-      ...unfillableOutputFields(alertEncoder, codec).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
+      ...unfillableOutputFields(scoredEncoder, schema).map((f) => `${cfg.outputs.scored.schema}: ${f}`),
+      ...unfillableOutputFields(alertEncoder, schema).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
     ];
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
     const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
@@ -62,9 +81,17 @@ export async function prepareScoring(cfg: PipelineConfig, deps: { registry?: Sch
       alertOut: new OutputRecords(alertEncoder, info, cfg.outputs.alerts.topic),
       maxBatchSize: cfg.batching.maxBatchSize, metrics: deps.metrics, clock: deps.clock, logger: modelLog,
     });
-    return { codec, model, scorer, log: modelLog };
+    return { model, scorer, threshold, log: modelLog };
   } catch (err) {
     await model.close();
     throw err;
   }
+}
+
+/**
+ * The pipeline with another model file (`--model`): the config's name and version
+ * overrides were written for its own model, so the new one's metadata names it.
+ */
+export function withModel(cfg: PipelineConfig, modelPath: string): PipelineConfig {
+  return { ...cfg, model: { ...cfg.model, path: modelPath, name: undefined, version: undefined } };
 }

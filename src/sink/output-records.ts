@@ -1,5 +1,5 @@
 import type { HeaderValue, OutgoingRecord, RecordHeaders } from '../kafka/records.js';
-import type { DecodedRecord, InputCodec, OutputEncoder } from '../codec/codec.js';
+import type { DecodedRecord, OutputEncoder, RecordSchemaView } from '../codec/codec.js';
 import type { ModelInfo } from '../inference/model.js';
 import type { StreamscoreError } from '../errors.js';
 
@@ -25,7 +25,7 @@ export const HEADER = {
 } as const;
 
 /** Output fields without a default that neither streamscore nor the input can fill. */
-export function unfillableOutputFields(encoder: OutputEncoder, codec: InputCodec): string[] {
+export function unfillableOutputFields(encoder: OutputEncoder, codec: RecordSchemaView): string[] {
   if (!codec.hasSchema) return [];
   return encoder.fields.filter((f) => !f.hasDefault && !SERVICE_FIELDS.has(f.name) && !codec.fieldInfo(f.name)).map((f) => f.name);
 }

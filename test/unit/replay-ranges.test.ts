@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { type RangeAdmin, encodeRange, inTimeRange, parseBound, resolveRanges, resumeFrom } from '../../src/replay/ranges.js';
+
+/** Two partitions: [10, 100) and [0, 50); by time, offset = ms / 1000 clamped to the end. */
+const admin: RangeAdmin = {
+  offsetRanges: async () => new Map([[0, { start: 10n, end: 100n }], [1, { start: 0n, end: 50n }]]),
+  offsetsForTimestamp: async (_topic, ms) => new Map([[0, BigInt(Math.min(100, ms / 1000))], [1, BigInt(Math.min(50, ms / 1000))]]),
+};
+
+describe('replay ranges', () => {
+  it('parses each form of --from and --to, and refuses the rest as usage errors', () => {
+    expect(parseBound('earliest', 'from')).toEqual({ kind: 'earliest' });
+    expect(parseBound('end', 'to')).toEqual({ kind: 'end' });
+    expect(parseBound('1970-01-01T00:00:30Z', 'from')).toEqual({ kind: 'time', ms: 30_000 });
+    expect(parseBound('0:12,tx.in:1:7', 'to')).toEqual({ kind: 'offsets', offsets: [{ topic: undefined, partition: 0, offset: 12n }, { topic: 'tx.in', partition: 1, offset: 7n }] });
+    for (const [text, which] of [['end', 'from'], ['earliest', 'to'], ['0:x', 'from'], ['yesterday', 'to']] as const) {
+      expect(() => parseBound(text, which)).toThrow(expect.objectContaining({ code: 'CLI_USAGE' }));
+    }
+  });
+
+  it('resolves defaults, offsets and times per partition, with the time bounds kept for filtering', async () => {
+    expect((await resolveRanges(admin, ['in'], { kind: 'earliest' }, { kind: 'end' })).map((r) => [r.start, r.end])).toEqual([[10n, 100n], [0n, 50n]]);
+    expect((await resolveRanges(admin, ['in'], parseBound('0:20', 'from'), parseBound('1:40', 'to'))).map((r) => [r.start, r.end])).toEqual([[20n, 100n], [0n, 40n]]);
+    const byTime = await resolveRanges(admin, ['in'], parseBound('1970-01-01T00:00:30Z', 'from'), parseBound('1970-01-01T00:01:00Z', 'to'));
+    expect(byTime.map((r) => [r.start, r.end])).toEqual([[30n, 60n], [30n, 50n]]);
+    expect(inTimeRange(byTime[0]!, 29_999)).toBe(false);
+    expect(inTimeRange(byTime[0]!, 30_000)).toBe(true);
+    expect(inTimeRange(byTime[0]!, 60_000)).toBe(false);
+  });
+
+  it('refuses ranges that cannot be replayed', async () => {
+    const refused = (from: string, to: string) => expect(resolveRanges(admin, ['in'], parseBound(from, 'from'), parseBound(to, 'to'))).rejects.toMatchObject({ code: 'REPLAY_RANGE_INVALID' });
+    await refused('0:5', 'end'); // below the partition's first offset
+    await refused('0:60', '0:40'); // starts after it ends
+    await refused('7:0', 'end'); // no such partition
+    await refused('1970-01-01T00:01:00Z', '1970-01-01T00:00:30Z');
+  });
+
+  it('resumes from the committed offsets and the range stored beside them; a first run has none', () => {
+    const tp = { topic: 'in', partition: 0 };
+    expect(resumeFrom([{ tp, offset: -1n, metadata: null }])).toBeUndefined();
+    const stored = encodeRange({ tp, start: 10n, end: 90n, toMs: 5 });
+    expect(resumeFrom([{ tp, offset: 42n, metadata: stored }])).toEqual({ ranges: [{ tp, start: 10n, end: 90n, toMs: 5 }], positions: new Map([['in:0', 42n]]) });
+    expect(() => resumeFrom([{ tp, offset: 42n, metadata: '' }])).toThrow(expect.objectContaining({ code: 'REPLAY_RANGE_INVALID' }));
+  });
+});
