@@ -6,10 +6,9 @@ import type { PipelineConfig } from '../config/types.js';
 import { systemClock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import type { BatchScorer, WorkItem } from '../pipeline/batch-scorer.js';
+import type { BatchScorer, ScoringTarget, WorkItem } from '../pipeline/batch-scorer.js';
 import { prepareScorer, withModel } from '../pipeline/scoring.js';
 import { HEADER } from '../sink/output-records.js';
-import type { PartitionSink } from '../sink/partition-sink.js';
 import { type RowSource, type SourceRow, openEventFile } from './event-source.js';
 import { JsonLinesOutputEncoder, ScoreFileWriter } from './score-output.js';
 
@@ -103,7 +102,7 @@ async function scoreRows(source: RowSource, scorer: BatchScorer, cfg: PipelineCo
   // Progress counts from here, after the model's load and warm-up, so the first rate and ETA are not skewed by them.
   const started = performance.now();
   // BatchScorer groups its output by input partition; a file is one partition that is never rewound.
-  const sink = { generation: 0, tp: { topic: opts.input, partition: 0 } } as unknown as PartitionSink;
+  const sink: ScoringTarget = { generation: 0, tp: { topic: opts.input, partition: 0 } };
   const work = (rows: SourceRow[]): WorkItem[] => rows.map((row) => ({
     sink, generation: 0,
     input: { offset: BigInt(row.position), key: null, value: row.raw, headers: {}, timestampMs: 0 },

@@ -3,16 +3,23 @@ import type { PipelineConfig } from '../config/types.js';
 import { StreamscoreError, errorMessage } from '../errors.js';
 import type { FeatureMapper } from '../inference/features.js';
 import type { OnnxModel } from '../inference/model.js';
-import type { ConsumedRecord } from '../kafka/records.js';
+import type { ConsumedRecord, TopicPartition } from '../kafka/records.js';
 import type { Clock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type OutputRecords, type SourceRef, deadLetterRecord } from '../sink/output-records.js';
-import type { PartitionSink, ScoredChunk } from '../sink/partition-sink.js';
+import type { ScoredChunk } from '../sink/partition-sink.js';
+
+/** Where a record's output goes: a live partition's sink, a replay's partition, a file. */
+export interface ScoringTarget {
+  readonly tp: TopicPartition;
+  /** Bumped by a rewind: items accepted under an older generation are stale. */
+  readonly generation: number;
+}
 
 /** One fetched record on its way through the batcher: decoded, or already known to be bad. */
-export interface WorkItem {
-  sink: PartitionSink;
+export interface WorkItem<T extends ScoringTarget = ScoringTarget> {
+  sink: T;
   /** The sink's generation when the record was accepted; a rewind since makes it stale. */
   generation: number;
   input: ConsumedRecord;
@@ -42,7 +49,7 @@ export interface BatchScorerOptions {
 export class BatchScorer {
   constructor(private readonly o: BatchScorerOptions) {}
 
-  async score(items: WorkItem[], waitedMs: number): Promise<Map<PartitionSink, ScoredChunk>> {
+  async score<T extends ScoringTarget>(items: WorkItem<T>[], waitedMs: number): Promise<Map<T, ScoredChunk>> {
     const { mapper, metrics, pipeline } = this.o;
     const matrix = new Float32Array(items.length * mapper.width);
     const rowOf = new Int32Array(items.length).fill(-1);
@@ -65,11 +72,11 @@ export class BatchScorer {
     return this.chunks(items, rowOf, scores);
   }
 
-  private chunks(items: WorkItem[], rowOf: Int32Array, scores: Float32Array): Map<PartitionSink, ScoredChunk> {
+  private chunks<T extends ScoringTarget>(items: WorkItem<T>[], rowOf: Int32Array, scores: Float32Array): Map<T, ScoredChunk> {
     const { outputs, threshold, pipeline, metrics } = this.o;
     const now = this.o.clock.now();
     type Tally = { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[] };
-    const chunks = new Map<PartitionSink, ScoredChunk & Tally>();
+    const chunks = new Map<T, ScoredChunk & Tally>();
     items.forEach((item, i) => {
       if (item.generation !== item.sink.generation) return;
       let chunk = chunks.get(item.sink);

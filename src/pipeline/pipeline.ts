@@ -66,7 +66,7 @@ export class Pipeline implements SourceListener {
   #decoder!: RetryingDecoder;
   #model: OnnxModel | undefined;
   #scorer!: BatchScorer;
-  #batcher: Batcher<WorkItem> | undefined;
+  #batcher: Batcher<WorkItem<PartitionSink>> | undefined;
   #watchdog: StallWatchdog | undefined;
   readonly #partitions = new Map<string, AssignedPartition>();
   /** Troubles reported after a retry budget ran out (or at once for what retrying cannot fix), by where. */
@@ -134,7 +134,7 @@ export class Pipeline implements SourceListener {
         },
       });
       this.modelLoaded = true;
-      this.#batcher = new Batcher<WorkItem>({
+      this.#batcher = new Batcher<WorkItem<PartitionSink>>({
         policy: { ...this.#cfg.batching, preferredBatchSizes: [...this.#cfg.batching.preferredBatchSizes].sort((a, b) => a - b) },
         handle: (items, waitedMs) => this.#scoreBatch(items, waitedMs),
         clock: this.deps.clock,
@@ -272,7 +272,7 @@ export class Pipeline implements SourceListener {
     const decoded = await this.#decoder.decode(part.tp, part.decodeBackoff, records, fetched);
     // A rewind, revocation or shutdown while decoding makes these records stale.
     if (!decoded || !fetched.isCurrent() || sink.generation !== generation || sink.state !== 'ready' || this.status !== 'running') return;
-    const items: WorkItem[] = records.map((input, i) => {
+    const items: WorkItem<PartitionSink>[] = records.map((input, i) => {
       const d = decoded[i]!;
       return d.ok ? { sink, generation, input, record: d.record } : { sink, generation, input, error: d.error };
     });
@@ -308,7 +308,7 @@ export class Pipeline implements SourceListener {
     this.deps.metrics.pausedPartitions.set({ pipeline: this.name }, 0);
   }
 
-  async #scoreBatch(items: WorkItem[], waitedMs: number): Promise<void> {
+  async #scoreBatch(items: WorkItem<PartitionSink>[], waitedMs: number): Promise<void> {
     this.#scoring += items.length;
     try {
       for (const [sink, chunk] of await this.#scorer.score(items, waitedMs)) sink.submit(chunk);

@@ -4,9 +4,8 @@ import { asStreamscoreError } from '../errors.js';
 import type { ConsumedRecord, OutgoingRecord, TopicPartition } from '../kafka/records.js';
 import { partitionKey } from '../kafka/records.js';
 import type { Logger } from '../observability/logger.js';
-import type { WorkItem } from '../pipeline/batch-scorer.js';
+import type { ScoringTarget, WorkItem } from '../pipeline/batch-scorer.js';
 import type { Scoring } from '../pipeline/scoring.js';
-import type { PartitionSink } from '../sink/partition-sink.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 
 /** The header every record a replay writes carries: scored events and dead letters alike. */
@@ -29,7 +28,7 @@ export interface ScoredRecords {
  */
 export class ReplayScorer {
   /** BatchScorer groups its output by the live pipeline's per-partition sink; a replay has none, so one stand-in per partition carries the partition. */
-  readonly #slots = new Map<string, PartitionSink>();
+  readonly #slots = new Map<string, ScoringTarget>();
 
   constructor(
     private readonly scoring: Scoring,
@@ -81,10 +80,10 @@ export class ReplayScorer {
     }
   }
 
-  #slot(tp: TopicPartition): PartitionSink {
+  #slot(tp: TopicPartition): ScoringTarget {
     const key = partitionKey(tp);
     let slot = this.#slots.get(key);
-    if (!slot) this.#slots.set(key, (slot = { tp, generation: 0 } as unknown as PartitionSink));
+    if (!slot) this.#slots.set(key, (slot = { tp, generation: 0 }));
     return slot;
   }
 }

@@ -6,9 +6,8 @@ import type { FeatureMapper } from '../../src/inference/features.js';
 import type { OnnxModel } from '../../src/inference/model.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { systemClock } from '../../src/observability/clock.js';
-import { BatchScorer, type WorkItem } from '../../src/pipeline/batch-scorer.js';
+import { BatchScorer, type ScoringTarget, type WorkItem } from '../../src/pipeline/batch-scorer.js';
 import { OutputRecords, HEADER } from '../../src/sink/output-records.js';
-import type { PartitionSink } from '../../src/sink/partition-sink.js';
 
 const info = { name: 'm', version: '1', executionProvider: 'cpu' as const, featureNames: ['x'] };
 /** One feature column: the record's x. */
@@ -23,7 +22,7 @@ const model = {
   },
 } as unknown as OnnxModel;
 
-const sink = { generation: 0, tp: { topic: 'in', partition: 0 } } as unknown as PartitionSink;
+const sink: ScoringTarget = { generation: 0, tp: { topic: 'in', partition: 0 } };
 const scorer = new BatchScorer({
   pipeline: 'p', mapper, model, threshold: 0.5, maxBatchSize: 64,
   scoredOut: new OutputRecords(new JsonOutputEncoder(), info, 'scored'),
