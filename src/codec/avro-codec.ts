@@ -67,7 +67,10 @@ function fail(code: ErrorCode, message: string): DecodeResult {
 }
 
 /** Encodes output records in Confluent wire format under a schema registered at start. */
-const SLAB_BYTES = 64 * 1024;
+// Node's own Buffer pool is 8 KiB, and Buffer.concat took our outputs from it: slabs of the same
+// size pin no more memory than that did when one partition's records wait behind a stalled
+// transaction while the others' flow.
+const SLAB_BYTES = 8 * 1024;
 
 export class AvroOutputEncoder implements OutputEncoder {
   readonly fields: { name: string; hasDefault: boolean }[];

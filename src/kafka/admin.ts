@@ -53,14 +53,18 @@ export class KafkaAdmin {
   /**
    * kafkajs retries a failed connection five times over about ten seconds, a certificate it
    * cannot verify included, which no retry fixes. So with TLS one try comes first, without
-   * retries: a TLS failure is thrown at once; anything else goes on to the retrying connect.
+   * retries: a certificate or alert failure is thrown at once; anything else goes on to the
+   * retrying connect.
    */
   async #tlsFirst(): Promise<void> {
     const probe = this.client.withoutConnectionRetries().admin();
     try {
       await probe.connect();
     } catch (err) {
-      if (tlsFailure(err)) throw err;
+      // A certificate or an alert is final; a hang-up mid-handshake may be a broker going away
+      // just then, which the retrying connect (and other brokers) can ride out.
+      const tls = tlsFailure(err);
+      if (tls && !tls.hungUp) throw err;
     } finally {
       await probe.disconnect().catch(() => {});
     }

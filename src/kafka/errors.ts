@@ -29,10 +29,10 @@ export function classifyTransactionError(err: unknown, otherwise: ErrorCode = 'K
 }
 
 /**
- * Node's codes for a TLS handshake that failed, with what to check. Certificate checks come
- * from OpenSSL's verify results; ERR_SSL_* codes are alerts the broker sent us.
+ * Node's codes for a certificate we could not accept (OpenSSL's verify results), with what
+ * to check.
  */
-const TLS_REASONS: Record<string, string> = {
+const CERT_REASONS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
   UNABLE_TO_GET_ISSUER_CERT: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
@@ -43,17 +43,24 @@ const TLS_REASONS: Record<string, string> = {
   CERT_HAS_EXPIRED: "the broker's certificate has expired",
   CERT_NOT_YET_VALID: "the broker's certificate is not valid yet (check the clocks)",
   ERR_TLS_CERT_ALTNAME_INVALID: "the broker's certificate is for another host name or address",
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the broker requires a client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
-  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the broker refused our client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
-  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: "the broker does not trust our client certificate's CA",
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'the broker refused our client certificate',
-  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'the broker refused the TLS handshake (a client certificate it requires, or no common protocol or cipher)',
 };
 
+/**
+ * Alerts the broker sent us, by alert name. Node's code names the protocol too, and OpenSSL
+ * 3.5 (Node 24) says SSL/TLS where 3.0 (Node 20) says SSLV3 or TLSV1:
+ * ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE became ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE.
+ */
+const ALERT_REASONS: Record<string, string> = {
+  CERTIFICATE_REQUIRED: 'the broker requires a client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
+  BAD_CERTIFICATE: 'the broker refused our client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile',
+  UNKNOWN_CA: "the broker does not trust our client certificate's CA",
+  CERTIFICATE_UNKNOWN: 'the broker refused our client certificate',
+  HANDSHAKE_FAILURE: 'the broker refused the TLS handshake (a client certificate it requires, or no common protocol or cipher)',
+};
+const alertOf = (code: string) => /^ERR_SSL_.*_ALERT_([A-Z_]+)$/.exec(code)?.[1];
+
 /** Alerts a broker sends when it wants a client certificate: with none configured, that is what it wants. */
-const CLIENT_CERT_ALERTS = new Set([
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
-]);
+const CLIENT_CERT_ALERTS = new Set(['CERTIFICATE_REQUIRED', 'BAD_CERTIFICATE', 'HANDSHAKE_FAILURE', 'CERTIFICATE_UNKNOWN']);
 
 /** Node's message when the peer hung up mid-handshake, typically a TLS client at a plaintext listener. */
 const CLOSED_IN_HANDSHAKE = /before secure TLS connection was established/;
@@ -62,6 +69,13 @@ export interface TlsFailure {
   broker: string | undefined;
   code: string;
   reason: string;
+  /** The alert the broker sent, when it sent one (BAD_CERTIFICATE, …). */
+  alert?: string;
+  /**
+   * The peer hung up mid-handshake: a TLS client at a plaintext listener, or a broker going
+   * away at that moment. Only this one can be a passing fault.
+   */
+  hungUp?: boolean;
 }
 
 /** The TLS failure in an error kafkajs threw (it wraps the socket's error, keeping its code), if it is one. */
@@ -73,11 +87,13 @@ export function tlsFailure(err: unknown): TlsFailure | undefined {
     const message = typeof e.message === 'string' ? e.message : '';
     const detail = message.replace(/^Connection error: /, '');
     // The altname mismatch is the one message worth quoting: it names the host and the names the certificate has.
-    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return { broker, code, reason: `${TLS_REASONS[code]} (${detail})` };
-    if (code && TLS_REASONS[code]) return { broker, code, reason: TLS_REASONS[code] };
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return { broker, code, reason: `${CERT_REASONS[code]} (${detail})` };
+    if (code && CERT_REASONS[code]) return { broker, code, reason: CERT_REASONS[code] };
+    const alert = code && alertOf(code);
+    if (code && alert) return { broker, code, alert, reason: ALERT_REASONS[alert] ?? `TLS handshake failed (${detail})` };
     if (code && /^ERR_(SSL|TLS)_/.test(code)) return { broker, code, reason: `TLS handshake failed (${detail})` };
     if (CLOSED_IN_HANDSHAKE.test(message)) {
-      return { broker, code: code ?? 'ECONNRESET', reason: 'the broker closed the connection during the TLS handshake: is this a TLS listener?' };
+      return { broker, code: code ?? 'ECONNRESET', hungUp: true, reason: 'the broker closed the connection during the TLS handshake: is this a TLS listener?' };
     }
   }
   return undefined;
@@ -95,7 +111,7 @@ export function kafkaConnectError(err: unknown, k: Pick<KafkaConfig, 'brokers' |
   const tls = tlsFailure(err);
   if (tls) {
     // Java brokers answer a missing client certificate with bad_certificate, like a refused one.
-    const reason = CLIENT_CERT_ALERTS.has(tls.code) && !k.ssl?.certFile
+    const reason = tls.alert && CLIENT_CERT_ALERTS.has(tls.alert) && !k.ssl?.certFile
       ? 'the broker requires a client certificate and none is configured: set kafka.ssl.certFile and kafka.ssl.keyFile'
       : tls.reason;
     return new StreamscoreError('KAFKA_TLS_FAILED', `TLS to Kafka at ${tls.broker ?? k.brokers.join(',')} failed: ${reason} [${tls.code}]`, { cause: err });

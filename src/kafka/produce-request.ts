@@ -27,7 +27,7 @@ type Bytes = Buffer | string;
 interface ProduceMessage {
   key?: Bytes | null;
   value: Bytes | null;
-  headers?: Record<string, Bytes | Bytes[] | undefined>;
+  headers?: Record<string, Bytes | Bytes[] | null | undefined>;
   timestamp?: string | number;
 }
 
@@ -77,7 +77,7 @@ interface SizedRecord {
   keyLength: number;
   value: Bytes | null;
   valueLength: number;
-  headers: [string, number, Bytes, number][];
+  headers: [string, number, Bytes | null, number][];
 }
 
 const byteLength = (b: Bytes) => (Buffer.isBuffer(b) ? b.length : Buffer.byteLength(b));
@@ -93,8 +93,9 @@ function sizeRecord(m: ProduceMessage, offsetDelta: number, timestampDelta: numb
   for (const name of Object.keys(m.headers ?? {})) {
     const v = m.headers![name];
     for (const one of Array.isArray(v) ? v : [v]) {
-      const hv = Buffer.isBuffer(one) ? one : String(one);
-      const entry: SizedRecord['headers'][number] = [name, Buffer.byteLength(name), hv, byteLength(hv)];
+      // A null value (Kafka allows one, and a dead letter keeps its input's headers) is length -1.
+      const hv = one == null ? null : Buffer.isBuffer(one) ? one : String(one);
+      const entry: SizedRecord['headers'][number] = [name, Buffer.byteLength(name), hv, hv === null ? -1 : byteLength(hv)];
       headers.push(entry);
       headerBytes += sizeOfNullableBytes(entry[1]) + sizeOfNullableBytes(entry[3]);
     }

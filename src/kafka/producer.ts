@@ -14,7 +14,8 @@ export function toTopicMessages(records: readonly OutgoingRecord[]): TopicMessag
   for (const r of records) {
     let list = byTopic.get(r.topic);
     if (!list) byTopic.set(r.topic, (list = []));
-    list.push({ key: r.key, value: r.value, headers: r.headers, partition: r.partition });
+    // kafkajs's types leave out the null header value Kafka allows; our produce encoder writes it (produce-request.ts).
+    list.push({ key: r.key, value: r.value, headers: r.headers as Message['headers'], partition: r.partition });
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -3,7 +3,8 @@
  * Offsets are bigint (Kafka's are 64-bit); keys and values are our own copies, never slices
  * of a fetch buffer, so a queued record does not keep a whole fetch response alive.
  */
-export type HeaderValue = Buffer | string;
+/** A header's value; Kafka allows a null one (kafkajs decodes it as null). */
+export type HeaderValue = Buffer | string | null;
 export type RecordHeaders = Record<string, HeaderValue | undefined>;
 
 export interface TopicPartition {
@@ -36,5 +37,12 @@ export function partitionKey(tp: TopicPartition): string {
 /** A header as text, whatever form the client gave it. */
 export function headerText(headers: RecordHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
-  return v === undefined ? undefined : v.toString();
+  return v == null ? undefined : v.toString();
+}
+
+/** A record's size for send and transaction caps and queue accounting: payload plus a fixed allowance. */
+export function recordBytes(r: OutgoingRecord): number {
+  let n = 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
+  for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + (v?.length ?? 0);
+  return n;
 }

@@ -2,7 +2,7 @@ import type { Producer, Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import { classifyTransactionError } from './errors.js';
 import { toTopicMessages } from './producer.js';
-import type { OutgoingRecord, TopicPartition } from './records.js';
+import { type OutgoingRecord, type TopicPartition, recordBytes } from './records.js';
 import { PRODUCER_RETRY } from './sink.js';
 
 /** A consumer offset to store inside a transaction, with the metadata string Kafka keeps beside it. */
@@ -14,12 +14,6 @@ export interface OffsetToCommit {
 
 /** The broker refuses a record batch over message.max.bytes (1 MiB by default): sends stay under half of it. */
 const MAX_SEND_BYTES = 512 * 1024;
-
-function recordBytes(r: OutgoingRecord): number {
-  let n = 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
-  for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + v.length;
-  return n;
-}
 
 /**
  * One transactional producer that writes records and stores consumer offsets of any number

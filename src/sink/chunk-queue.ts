@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from '../kafka/records.js';
+import { type OutgoingRecord, recordBytes } from '../kafka/records.js';
 
 /** What one inference batch made of one partition's records: output records, in input order. */
 export interface ScoredChunk {
@@ -18,10 +18,7 @@ export interface ScoredChunk {
 export function chunkBytes(chunk: ScoredChunk): number {
   if (chunk.bytes === undefined) {
     let n = 0;
-    for (const r of chunk.records) {
-      n += 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
-      for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + v.length;
-    }
+    for (const r of chunk.records) n += recordBytes(r);
     chunk.bytes = n;
   }
   return chunk.bytes;

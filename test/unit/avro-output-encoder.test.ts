@@ -19,7 +19,7 @@ describe('AvroOutputEncoder', () => {
   it('writes the Confluent header and the record, across slab boundaries and for records larger than a slab', async () => {
     const enc = await encoder();
     const type = avroType(JSON.stringify(schema));
-    // Sizes from a few bytes to 200 KiB (past the 64 KiB slab), in an order that leaves short tails.
+    // Sizes from a few bytes to 200 KiB (past the 8 KiB slab), in an order that leaves short tails.
     const notes = Array.from({ length: 3_000 }, (_, i) => 'x'.repeat(i % 97 === 0 ? 200_000 : (i * 37) % 700));
     const encoded = notes.map((note, id) => enc.encode({ id, note }));
     encoded.forEach((buf, id) => {

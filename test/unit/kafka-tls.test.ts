@@ -9,7 +9,7 @@ import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSSASLAuth
 import { createCa, issueCert } from '../../src/devstack/tls.js';
 import { KafkaAdmin } from '../../src/kafka/admin.js';
 import { KafkaClient } from '../../src/kafka/client.js';
-import { kafkaConnectError } from '../../src/kafka/errors.js';
+import { kafkaConnectError, tlsFailure } from '../../src/kafka/errors.js';
 
 const k = { brokers: ['b1:9093', 'b2:9093'], sasl: { mechanism: 'scram-sha-512' as const, username: 'svc', password: 'hunter2-secret' } };
 
@@ -26,6 +26,8 @@ describe('kafkaConnectError', () => {
     ["Hostname/IP does not match certificate's altnames: Host: b2. is not in the cert's altnames: DNS:other", 'ERR_TLS_CERT_ALTNAME_INVALID', /for another host name or address \(Hostname\/IP does not match/],
     ['tlsv13 alert certificate required', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', /requires a client certificate and none is configured: set kafka.ssl.certFile and kafka.ssl.keyFile/],
     ['sslv3 alert bad certificate', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', /requires a client certificate and none is configured/],
+    // Node 24's OpenSSL 3.5 names the same alert's protocol SSL/TLS (CI caught the difference).
+    ['ssl/tls alert bad certificate', 'ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE', /requires a client certificate and none is configured/],
     ['wrong version number', 'ERR_SSL_WRONG_VERSION_NUMBER', /TLS handshake failed \(wrong version number\)/],
     ['Client network socket disconnected before secure TLS connection was established', 'ECONNRESET', /closed the connection during the TLS handshake: is this a TLS listener\?/],
   ])('codes "%s" (%s) as KAFKA_TLS_FAILED, naming the broker, fatal', (message, code, reason) => {
@@ -42,6 +44,12 @@ describe('kafkaConnectError', () => {
     const withCert = { ...k, ssl: { certFile: '/etc/client.pem', keyFile: '/etc/client.key', rejectUnauthorized: true } };
     expect(kafkaConnectError(asKafkajsThrows('sslv3 alert bad certificate', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE'), withCert).message)
       .toMatch(/the broker refused our client certificate: check kafka.ssl.certFile and kafka.ssl.keyFile/);
+  });
+
+  it('marks only a hang-up mid-handshake as possibly passing: the start-up probe leaves it to the retrying connect', () => {
+    expect(tlsFailure(asKafkajsThrows('Client network socket disconnected before secure TLS connection was established', 'ECONNRESET'))?.hungUp).toBe(true);
+    expect(tlsFailure(asKafkajsThrows('certificate has expired', 'CERT_HAS_EXPIRED'))?.hungUp).toBeUndefined();
+    expect(tlsFailure(asKafkajsThrows('ssl/tls alert bad certificate', 'ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE'))?.alert).toBe('BAD_CERTIFICATE');
   });
 
   it('keeps a refused login KAFKA_AUTH_FAILED and anything else KAFKA_UNREACHABLE', () => {

@@ -111,3 +111,21 @@ describe('grouping messages by partition', () => {
     expect(require('kafkajs/src/producer/groupMessagesPerPartition.js')).toBe(groupMessagesPerPartition);
   });
 });
+
+describe('null header values', () => {
+  it('are written as length -1 and read back as null, where kafkajs would throw', async () => {
+    const decodeBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (d: unknown) => Promise<{ records: { headers: Record<string, unknown> }[] }>;
+    const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown;
+    const args = {
+      acks: -1, timeout: 1000, transactionalId: null, producerId: '-1', producerEpoch: 0,
+      topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: null, value: Buffer.from('v'), headers: { kept: 'x', gone: null }, timestamp: '1700000000000' }] }] }],
+    };
+    const buf = encodeProduceRequest(args as never);
+    // transactional id (null), acks, timeout, topic count, topic 't', partition count, partition, record set size
+    const batchAt = 2 + 2 + 4 + 4 + (2 + 1) + 4 + 4 + 4;
+    const batch = await decodeBatch(new Decoder(buf.subarray(batchAt)));
+    expect(batch.records[0]!.headers.gone).toBeNull();
+    expect(String(batch.records[0]!.headers.kept)).toBe('x');
+    await expect(kafkajsBytes(args as never)).rejects.toThrow();
+  });
+});
