@@ -16,13 +16,13 @@ export interface TopicSpec {
 }
 
 /**
- * Creates topics and waits until every partition has a leader. kafkajs's own wait
+ * Creates topics (replication: the broker's default) and waits until every partition has a leader. kafkajs's own wait
  * (waitForLeaders) gives up on UNKNOWN_TOPIC_OR_PARTITION, which a broker that has just
  * started answers for a new topic for a moment; this wait retries through it. Exported for
  * the bench and tests, which keep their own kafkajs admin as an independent observer.
  */
 export async function createTopicsAndWait(admin: Admin, topics: TopicSpec[], timeoutMs = 30_000): Promise<void> {
-  await admin.createTopics({ waitForLeaders: false, topics: topics.map((t) => ({ ...t, replicationFactor: 1 })) });
+  await admin.createTopics({ waitForLeaders: false, topics: topics.map((t) => ({ ...t, replicationFactor: -1 })) });
   await waitFor(async () => {
     const { topics: meta } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
     return meta.every((m) => m.partitions.length === topics.find((t) => t.topic === m.name)!.numPartitions && m.partitions.every((p) => p.leader >= 0));

@@ -55,6 +55,8 @@ export interface RangeAdmin {
   offsetsForTimestamp(topic: string, timestampMs: number): Promise<Map<number, bigint>>;
 }
 
+const minOffset = (a: bigint, b: bigint) => (a < b ? a : b);
+
 function invalid(message: string): StreamscoreError {
   return new StreamscoreError('REPLAY_RANGE_INVALID', message);
 }
@@ -64,7 +66,9 @@ async function resolveBound(admin: RangeAdmin, topic: string, bound: Bound, limi
   const out = new Map<number, bigint>();
   for (const [partition, { start, end }] of limits) {
     let offset = which === 'from' ? start : end;
-    if (byTime) offset = byTime.get(partition) ?? end;
+    // ListOffsets answers after `limits` was read: a record arriving between the two could put
+    // a time past the end read first. Clamped, such a partition's range is just empty.
+    if (byTime) offset = minOffset(byTime.get(partition) ?? end, end);
     if (bound.kind === 'offsets') {
       const given = bound.offsets.find((o) => o.partition === partition && (o.topic === undefined || o.topic === topic));
       if (given) {

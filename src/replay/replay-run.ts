@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
-import { StreamscoreError, asStreamscoreError } from '../errors.js';
+import { StreamscoreError, asStreamscoreError, errorMessage } from '../errors.js';
 import { KafkaAdmin } from '../kafka/admin.js';
 import type { KafkaClient } from '../kafka/client.js';
 import { kafkaConnectError } from '../kafka/errors.js';
@@ -88,6 +88,7 @@ export class Replay {
   #stats = new Map<string, Stats>();
   #pending = new Map<string, Stats>();
   #started = 0;
+  readonly #backoff = new Backoff(DEFAULT_RETRY);
 
   constructor(private readonly o: ReplayOptions, private readonly deps: ReplayDeps) {
     if (!/^[a-zA-Z0-9._-]+$/.test(o.id)) throw new StreamscoreError('CLI_USAGE', `--id ${o.id}: use letters, digits, '.', '_' and '-' only`);
@@ -97,9 +98,14 @@ export class Replay {
     if (own.includes(this.output) || (o.compare && this.output === o.pipeline.outputs.scored.topic)) {
       throw new StreamscoreError('CLI_USAGE', `--output ${this.output} is one of the pipeline's own topics${o.compare ? ' (with --compare, the scored topic too)' : ''}`);
     }
-    // The live ids are streamscore-<group>-…: a replay id that one of them could equal is refused.
-    const clash = o.config.pipelines.find((p) => this.groupId.startsWith(`streamscore-${p.groupId}-`));
-    if (clash) throw new StreamscoreError('CLI_USAGE', `the replay's transactional id ${this.groupId} could equal one of pipeline '${clash.name}''s live producers: choose another --id`);
+    // Live producers' ids are streamscore-<group>-<topic>-<partition>, in any deployment, not
+    // only this config's; and the replay's offsets must not land in a live consumer group
+    // (TxnOffsetCommit v0 does not check the group's members).
+    // A live id always ends in -<partition>, so an --id that does not end in -<digits> can
+    // never equal one, whatever groups and topics exist.
+    if (/-\d+$/.test(o.id)) throw new StreamscoreError('CLI_USAGE', `--id ${o.id}: an id ending in -<number> could make ${this.groupId} equal a live producer's id (streamscore-<group>-<topic>-<partition>): choose another`);
+    const clash = o.config.pipelines.find((p) => p.groupId === this.groupId);
+    if (clash) throw new StreamscoreError('CLI_USAGE', `the replay's offsets group ${this.groupId} is pipeline '${clash.name}''s consumer group: choose another --id`);
     this.#cfg = replayPipeline(o.pipeline, this.output, o.modelPath);
     this.#log = deps.logger.child({ pipeline: o.pipeline.name, replay: o.id });
   }
@@ -166,28 +172,39 @@ export class Replay {
   }
 
   async #readCommitted(admin: KafkaAdmin) {
-    const tps = (await Promise.all(this.o.pipeline.inputs.map(async (topic) => (await admin.partitions(topic)).map((partition) => ({ topic, partition }))))).flat();
-    return resumeFrom(await Promise.all(tps.map(async (tp) => ({ tp, ...(await admin.committedEntry(this.groupId, tp)) }))));
+    let entries;
+    try {
+      const tps = (await Promise.all(this.o.pipeline.inputs.map(async (topic) => (await admin.partitions(topic)).map((partition) => ({ topic, partition }))))).flat();
+      entries = await Promise.all(tps.map(async (tp) => ({ tp, ...(await admin.committedEntry(this.groupId, tp)) })));
+    } catch (err) {
+      throw new StreamscoreError('KAFKA_REQUEST_FAILED', `reading replay '${this.o.id}''s committed positions (${this.groupId}): ${errorMessage(err)}`, { cause: err });
+    }
+    return resumeFrom(entries);
   }
 
   /** Reads every range to its end (or until stopped); a retryable failure fences, re-reads the committed positions and goes on from there. */
   async #replay(admin: KafkaAdmin, writer: TransactionalWriter, scorer: ReplayScorer): Promise<void> {
-    const backoff = new Backoff(DEFAULT_RETRY);
+    let recovering = false;
     for (;;) {
       try {
+        // Recovery is inside the try: a fence or re-read that fails is retried like the transaction.
+        if (recovering) {
+          await writer.open();
+          this.#committed = (await this.#readCommitted(admin))?.positions ?? this.#committed;
+          this.#read = new Map(this.#committed);
+          recovering = false;
+        }
         await this.#readFromCommitted(writer, scorer);
         return;
       } catch (err) {
         const coded = asStreamscoreError(err);
         if (coded.producerFenced) throw new StreamscoreError(coded.code, `another run of replay '${this.o.id}' took over (${this.groupId}): this one stops`, { cause: err });
-        const wait = backoff.fail();
-        if (!coded.canRetry || backoff.exhausted) throw coded;
+        const wait = this.#backoff.fail();
+        if (!coded.canRetry || this.#backoff.exhausted) throw coded;
         this.#log.warn({ code: coded.code, err: coded.message, retryInMs: wait }, 'replay transaction failed; going on from the committed positions');
         this.#pending.clear();
         await delay(wait);
-        await writer.open();
-        this.#committed = (await this.#readCommitted(admin))?.positions ?? this.#committed;
-        this.#read = new Map(this.#committed);
+        recovering = true;
       }
     }
   }
@@ -244,6 +261,8 @@ export class Replay {
       return { tp: range.tp, offset, metadata: encodeRange(range) };
     }));
     for (const [key, offset] of moved) this.#committed.set(key, offset);
+    // Failures count in a row: a long replay rides out any number of separate ones.
+    this.#backoff.reset();
     for (const [key, st] of this.#pending) {
       const total = this.#stats.get(key) ?? noStats();
       for (const f of Object.keys(st) as (keyof Stats)[]) total[f] += st[f];

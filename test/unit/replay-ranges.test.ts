@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
+import type { StreamscoreConfig } from '../../src/config/types.js';
+import { Replay } from '../../src/replay/replay-run.js';
+import { fraudPipeline } from '../support/offline-fixtures.js';
 import { type RangeAdmin, encodeRange, inTimeRange, parseBound, resolveRanges, resumeFrom } from '../../src/replay/ranges.js';
 
 /** Two partitions: [10, 100) and [0, 50); by time, offset = ms / 1000 clamped to the end. */
@@ -42,5 +46,22 @@ describe('replay ranges', () => {
     const stored = encodeRange({ tp, start: 10n, end: 90n, toMs: 5 });
     expect(resumeFrom([{ tp, offset: 42n, metadata: stored }])).toEqual({ ranges: [{ tp, start: 10n, end: 90n, toMs: 5 }], positions: new Map([['in:0', 42n]]) });
     expect(() => resumeFrom([{ tp, offset: 42n, metadata: '' }])).toThrow(expect.objectContaining({ code: 'REPLAY_RANGE_INVALID' }));
+  });
+});
+
+describe('replay ids', () => {
+  const pipeline = fraudPipeline();
+  const config = { pipelines: [pipeline, { ...pipeline, name: 'other', groupId: `${pipeline.groupId}-replay-taken` }], kafka: {} } as unknown as StreamscoreConfig;
+  const replay = (id: string) => new Replay({ id, config, pipeline, from: { kind: 'earliest' }, to: { kind: 'end' } }, { client: undefined as never, logger: pino({ level: 'silent' }) });
+
+  it('refuses an id that could make a live producer id (…-<partition>) or a pipeline\'s consumer group', () => {
+    expect(() => replay('audit-1')).toThrow(expect.objectContaining({ code: 'CLI_USAGE' }));
+    expect(() => replay('taken')).toThrow(expect.objectContaining({ code: 'CLI_USAGE' }));
+    expect(replay('audit').groupId).toBe(`${pipeline.groupId}-replay-audit`);
+  });
+
+  it('clamps a time that resolves past the end read first (a record arriving between the two reads) to an empty range', async () => {
+    const racing: RangeAdmin = { ...admin, offsetsForTimestamp: async () => new Map([[0, 101n], [1, 51n]]) };
+    expect((await resolveRanges(racing, ['in'], parseBound('1970-01-01T00:00:30Z', 'from'), { kind: 'end' })).map((r) => [r.start, r.end])).toEqual([[100n, 100n], [50n, 50n]]);
   });
 });
