@@ -47,6 +47,8 @@ export const ERROR_CODES = {
   // schema registry
   REGISTRY_UNAVAILABLE: RETRY,
   REGISTRY_UNAUTHORIZED: FATAL,
+  // A certificate the registry's TLS refused or we could not verify: a config problem, not an outage.
+  REGISTRY_TLS_FAILED: FATAL,
   // one record at fault: dead-lettered with this code
   DECODE_EMPTY: DEAD_LETTER,
   DECODE_BAD_MAGIC: DEAD_LETTER,

@@ -1,18 +1,11 @@
 import type { KafkaConfig } from '../config/types.js';
 import { type ErrorCode, StreamscoreError, errorMessage } from '../errors.js';
+import { errorChain } from '../util/tls-error.js';
 
 /** Kafka error types that mean another producer now owns our transactional id. */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
 /** Code 90 (PRODUCER_FENCED) is newer than kafkajs's error table. */
 const FENCED_CODES = new Set([47, 49, 90]);
-
-function* chain(err: unknown): Generator<Record<string, unknown>> {
-  let current = err as Record<string, unknown> | undefined;
-  for (let depth = 0; current && depth < 8; depth++) {
-    yield current;
-    current = (current.originalError ?? current.cause) as Record<string, unknown> | undefined;
-  }
-}
 
 /**
  * A produce or transaction failure, coded: fenced (drop the producer, never retry with it)
@@ -20,7 +13,7 @@ function* chain(err: unknown): Generator<Record<string, unknown>> {
  */
 export function classifyTransactionError(err: unknown, otherwise: ErrorCode = 'KAFKA_TRANSACTION_FAILED'): StreamscoreError {
   if (err instanceof StreamscoreError) return err;
-  for (const e of chain(err)) {
+  for (const e of errorChain(err)) {
     if (FENCED_TYPES.has(e.type as string) || FENCED_CODES.has(e.code as number)) {
       return new StreamscoreError('KAFKA_PRODUCER_FENCED', `producer fenced: ${String(e.message)}`, { cause: err });
     }
@@ -81,8 +74,8 @@ export interface TlsFailure {
 /** The TLS failure in an error kafkajs threw (it wraps the socket's error, keeping its code), if it is one. */
 export function tlsFailure(err: unknown): TlsFailure | undefined {
   // kafkajs's connection error names the broker; the errors wrapped around it copy its message only.
-  const broker = [...chain(err)].map((e) => e.broker).find((b): b is string => typeof b === 'string');
-  for (const e of chain(err)) {
+  const broker = [...errorChain(err)].map((e) => e.broker).find((b): b is string => typeof b === 'string');
+  for (const e of errorChain(err)) {
     const code = typeof e.code === 'string' ? e.code : undefined;
     const message = typeof e.message === 'string' ? e.message : '';
     const detail = message.replace(/^Connection error: /, '');
