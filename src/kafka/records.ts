@@ -40,6 +40,14 @@ export function headerText(headers: RecordHeaders | undefined, name: string): st
   return v == null ? undefined : v.toString();
 }
 
+/**
+ * Payload per send: kafkajs sends each partition's messages as one record batch, and the
+ * broker refuses a batch over message.max.bytes (1 MiB by default): sends stay under half of it.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+/** Payload per transaction: past this a transaction commits before its interval is up. */
+export const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
+
 /** A record's size for send and transaction caps and queue accounting: payload plus a fixed allowance. */
 export function recordBytes(r: OutgoingRecord): number {
   let n = 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);

@@ -36,7 +36,19 @@ export interface PartitionOutput {
 // transaction with CONCURRENT_TRANSACTIONS for a few ms; kafkajs's default first retry
 // (300 ms) would add that to every transaction, so retry fast and back off from there.
 // 10 doublings capped at 1 s ride out a few seconds; longer trouble is the sink's to retry.
-export const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 1_000, retries: 10 };
+const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 1_000, retries: 10 };
+
+/** A transactional producer for `transactionalId`, to be fenced in before use. */
+export function transactionalProducer(client: KafkaClient, transactionalId: string, transactionTimeoutMs: number): Producer {
+  return client.raw.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: transactionTimeoutMs, retry: PRODUCER_RETRY });
+}
+
+/** Connects; InitProducerId then completes or aborts whatever an earlier producer with the id left open, and fences it. */
+export async function fenceEarlierProducers(producer: Producer): Promise<void> {
+  await producer.connect();
+  const fence = await producer.transaction();
+  await fence.abort();
+}
 
 interface OutputOptions {
   client: KafkaClient;
@@ -63,19 +75,10 @@ export class TransactionalOutput implements PartitionOutput {
 
   async open(): Promise<bigint> {
     await this.#retire();
-    const producer = this.o.client.raw.producer({
-      transactionalId: this.transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: this.o.transactionTimeoutMs,
-      retry: PRODUCER_RETRY,
-    });
+    const producer = transactionalProducer(this.o.client, this.transactionalId, this.o.transactionTimeoutMs);
     this.#producer = producer;
     try {
-      await producer.connect();
-      // InitProducerId: the broker completes or aborts whatever an earlier owner left open.
-      const fence = await producer.transaction();
-      await fence.abort();
+      await fenceEarlierProducers(producer);
       // Read after the fence, the committed offset cannot move under us any more.
       return await this.o.admin.committedOffset(this.o.groupId, this.o.tp);
     } catch (err) {

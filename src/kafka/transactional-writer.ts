@@ -2,8 +2,8 @@ import type { Producer, Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import { classifyTransactionError } from './errors.js';
 import { toTopicMessages } from './producer.js';
-import { type OutgoingRecord, type TopicPartition, recordBytes } from './records.js';
-import { PRODUCER_RETRY } from './sink.js';
+import { MAX_SEND_BYTES, type OutgoingRecord, type TopicPartition, recordBytes } from './records.js';
+import { fenceEarlierProducers, transactionalProducer } from './sink.js';
 
 /** A consumer offset to store inside a transaction, with the metadata string Kafka keeps beside it. */
 export interface OffsetToCommit {
@@ -11,9 +11,6 @@ export interface OffsetToCommit {
   readonly offset: bigint;
   readonly metadata?: string;
 }
-
-/** The broker refuses a record batch over message.max.bytes (1 MiB by default): sends stay under half of it. */
-const MAX_SEND_BYTES = 512 * 1024;
 
 /**
  * One transactional producer that writes records and stores consumer offsets of any number
@@ -46,15 +43,10 @@ export class TransactionalWriter {
   /** (Re)creates the producer: InitProducerId completes or aborts whatever an earlier one with this id left open. */
   async open(): Promise<void> {
     await this.#retire();
-    const producer = this.client.raw.producer({
-      transactionalId: this.o.transactionalId, idempotent: true, maxInFlightRequests: 1,
-      transactionTimeout: this.o.transactionTimeoutMs, retry: PRODUCER_RETRY,
-    });
+    const producer = transactionalProducer(this.client, this.o.transactionalId, this.o.transactionTimeoutMs);
     this.#producer = producer;
     try {
-      await producer.connect();
-      const fence = await producer.transaction();
-      await fence.abort();
+      await fenceEarlierProducers(producer);
     } catch (err) {
       throw classifyTransactionError(err);
     }

@@ -7,7 +7,7 @@ import { KafkaAdmin } from '../kafka/admin.js';
 import type { KafkaClient } from '../kafka/client.js';
 import { kafkaConnectError } from '../kafka/errors.js';
 import { PartitionRangeReader } from '../kafka/partition-reader.js';
-import { type OutgoingRecord, partitionKey } from '../kafka/records.js';
+import { MAX_TRANSACTION_BYTES, type OutgoingRecord, partitionKey } from '../kafka/records.js';
 import { TransactionalWriter } from '../kafka/transactional-writer.js';
 import { systemClock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -57,9 +57,8 @@ export interface ReplayDeps {
 export const replayGroupId = (pipeline: PipelineConfig, id: string) => `${pipeline.groupId}-replay-${id}`;
 export const defaultReplayOutput = (pipeline: PipelineConfig) => `${pipeline.outputs.scored.topic}.replay`;
 
-/** A replay reads in bulk: a transaction collects this long (or this much) before it commits. */
+/** A replay reads in bulk: a transaction collects this long (or MAX_TRANSACTION_BYTES) before it commits. */
 const COMMIT_INTERVAL_MS = 500;
-const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 
 interface Stats { records: number; scored: number; deadLettered: number; alerts: number; skippedByTime: number }
 const noStats = (): Stats => ({ records: 0, scored: 0, deadLettered: 0, alerts: 0, skippedByTime: 0 });

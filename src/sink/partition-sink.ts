@@ -1,5 +1,5 @@
 import type { PartitionOutput } from '../kafka/sink.js';
-import type { TopicPartition } from '../kafka/records.js';
+import { MAX_SEND_BYTES, MAX_TRANSACTION_BYTES, type TopicPartition } from '../kafka/records.js';
 import { ChunkQueue, type ScoredChunk, chunkBytes } from './chunk-queue.js';
 
 export type { ScoredChunk } from './chunk-queue.js';
@@ -33,13 +33,6 @@ export interface PartitionSinkOptions {
 
 export type SinkState = 'new' | 'opening' | 'ready' | 'fenced' | 'closed';
 
-/**
- * Payload per send: kafkajs sends each partition's messages as one record batch, and the
- * broker refuses a batch over message.max.bytes (1 MiB by default).
- */
-const MAX_SEND_BYTES = 512 * 1024;
-/** Payload per transaction: past this the transaction commits before its interval is up. */
-const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 
 /**
  * The commit cadence of one input partition. Inference batches are formed for the model,
