@@ -38,5 +38,6 @@ describe('the schema registry over TLS', () => {
     expect(err?.canRetry).toBe(false);
     expect(err?.deadLetter).toBe(false);
     expect(err?.message).toMatch(/^registering out\.avsc: TLS to the schema registry failed: .*\[UNABLE_TO_VERIFY_LEAF_SIGNATURE\]: check schemaRegistry\.tls/);
-  });
+    // The registry client tries a failed request again three times with backoff (3-7 s here) before it throws.
+  }, 30_000);
 });
