@@ -1,6 +1,6 @@
 import type { KafkaConfig } from '../config/types.js';
 import { type ErrorCode, StreamscoreError, errorMessage } from '../errors.js';
-import { errorChain } from '../util/tls-error.js';
+import { errorChain, tlsErrorOf } from '../util/tls-error.js';
 
 /** Kafka error types that mean another producer now owns our transactional id. */
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING']);
@@ -21,10 +21,7 @@ export function classifyTransactionError(err: unknown, otherwise: ErrorCode = 'K
   return new StreamscoreError(otherwise, `${otherwise === 'KAFKA_PRODUCE_FAILED' ? 'produce' : 'transaction'} failed: ${errorMessage(err)}`, { cause: err });
 }
 
-/**
- * Node's codes for a certificate we could not accept (OpenSSL's verify results), with what
- * to check.
- */
+/** What to check for each certificate code in CERTIFICATE_CODES (src/util/tls-error.ts). */
 const CERT_REASONS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
   UNABLE_TO_GET_ISSUER_CERT: "the broker's certificate is not signed by a CA we trust: check kafka.ssl.caFile",
@@ -75,21 +72,20 @@ export interface TlsFailure {
 export function tlsFailure(err: unknown): TlsFailure | undefined {
   // kafkajs's connection error names the broker; the errors wrapped around it copy its message only.
   const broker = [...errorChain(err)].map((e) => e.broker).find((b): b is string => typeof b === 'string');
-  for (const e of errorChain(err)) {
-    const code = typeof e.code === 'string' ? e.code : undefined;
-    const message = typeof e.message === 'string' ? e.message : '';
-    const detail = message.replace(/^Connection error: /, '');
+  const tls = tlsErrorOf(err);
+  if (tls) {
+    const { code } = tls;
+    const detail = tls.message.replace(/^Connection error: /, '');
     // The altname mismatch is the one message worth quoting: it names the host and the names the certificate has.
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return { broker, code, reason: `${CERT_REASONS[code]} (${detail})` };
-    if (code && CERT_REASONS[code]) return { broker, code, reason: CERT_REASONS[code] };
-    const alert = code && alertOf(code);
-    if (code && alert) return { broker, code, alert, reason: ALERT_REASONS[alert] ?? `TLS handshake failed (${detail})` };
-    if (code && /^ERR_(SSL|TLS)_/.test(code)) return { broker, code, reason: `TLS handshake failed (${detail})` };
-    if (CLOSED_IN_HANDSHAKE.test(message)) {
-      return { broker, code: code ?? 'ECONNRESET', hungUp: true, reason: 'the broker closed the connection during the TLS handshake: is this a TLS listener?' };
-    }
+    if (CERT_REASONS[code]) return { broker, code, reason: CERT_REASONS[code] };
+    const alert = alertOf(code);
+    if (alert) return { broker, code, alert, reason: ALERT_REASONS[alert] ?? `TLS handshake failed (${detail})` };
+    return { broker, code, reason: `TLS handshake failed (${detail})` };
   }
-  return undefined;
+  const hangUp = [...errorChain(err)].find((e) => typeof e.message === 'string' && CLOSED_IN_HANDSHAKE.test(e.message));
+  if (!hangUp) return undefined;
+  return { broker, code: typeof hangUp.code === 'string' ? hangUp.code : 'ECONNRESET', hungUp: true, reason: 'the broker closed the connection during the TLS handshake: is this a TLS listener?' };
 }
 
 /**
