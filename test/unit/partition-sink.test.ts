@@ -145,16 +145,21 @@ describe('PartitionSink: a transaction that fails to end retires its producer (W
   });
 });
 
+/** Starts the sink, closes it once its producer is fenced in but the committed offset is still being read, then lets the read finish. */
+async function closeWhileOpening(fake: FakeKafka, sink: PartitionSink): Promise<void> {
+  const release = fake.holdNext('OffsetFetch');
+  const starting = sink.start();
+  await waitFor(() => fake.calls.includes('InitProducerId'), { timeoutMs: 2_000, intervalMs: 1, what: 'the fence' });
+  await sink.close();
+  release();
+  await starting;
+}
+
 describe('PartitionSink start racing a revocation', () => {
   it('a sink closed while it was starting stays closed and releases the producer it made', async () => {
     const fake = fakeWithTopics();
     const { sink } = sinkOver(fake, 'exactly-once');
-    const release = fake.holdNext('OffsetFetch');
-    const starting = sink.start();
-    await waitFor(() => fake.calls.includes('InitProducerId'), { timeoutMs: 2_000, intervalMs: 1, what: 'the fence' });
-    await sink.close();
-    release();
-    await starting;
+    await closeWhileOpening(fake, sink);
     expect(sink.state).toBe('closed');
     sink.submit(chunk(sink.generation, 4, 10));
     expect(sink.pendingRecords).toBe(0);
@@ -164,12 +169,7 @@ describe('PartitionSink start racing a revocation', () => {
     const fake = fakeWithTopics();
     const { sink, seen } = sinkOver(fake, 'exactly-once');
     fake.failNext('OffsetFetch');
-    const release = fake.holdNext('OffsetFetch');
-    const starting = sink.start();
-    await waitFor(() => fake.calls.includes('InitProducerId'), { timeoutMs: 2_000, intervalMs: 1, what: 'the fence' });
-    await sink.close();
-    release();
-    await starting;
+    await closeWhileOpening(fake, sink);
     expect(sink.state).toBe('closed');
     expect(seen.results).toEqual([]);
   });
