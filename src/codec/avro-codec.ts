@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import avro from 'avsc';
 import { type ErrorCode, StreamscoreError } from '../errors.js';
 import { AvroReader, type Resolved } from './avro-reader.js';
@@ -72,6 +73,10 @@ function fail(code: ErrorCode, message: string): DecodeResult {
 // transaction while the others' flow.
 const SLAB_BYTES = 8 * 1024;
 
+// A concurrent registration becomes readable within milliseconds on an idle registry and took
+// longer than one lookup on a loaded CI machine; a really incompatible schema costs ~1.5 s more.
+const CONCURRENT_REGISTER_DELAYS_MS = [50, 100, 200, 400, 800];
+
 export class AvroOutputEncoder implements OutputEncoder {
   readonly fields: { name: string; hasDefault: boolean }[];
   private readonly header: Buffer;
@@ -84,25 +89,42 @@ export class AvroOutputEncoder implements OutputEncoder {
   }
 
   /** Registers the schema under `<topic>-value` (TopicNameStrategy) and returns an encoder for it. */
-  static async register(registry: SchemaRegistryClient, topic: string, schemaFile: string): Promise<AvroOutputEncoder> {
+  static async register(
+    registry: SchemaRegistryClient,
+    topic: string,
+    schemaFile: string,
+    retryDelaysMs: readonly number[] = CONCURRENT_REGISTER_DELAYS_MS,
+  ): Promise<AvroOutputEncoder> {
     const text = fs.readFileSync(schemaFile, 'utf8');
     const type = avroType(text);
     const subject = `${topic}-value`;
     const info = { schemaType: 'AVRO', schema: JSON.stringify(JSON.parse(text)) };
-    let id: number;
-    try {
-      id = await registry.register(subject, info);
-    } catch (err) {
-      if ((err as { status?: number }).status !== 409) throw registryErrorToCoded(err, `registering ${schemaFile} for ${subject}`);
-      // 409 is also what a registry answers when another instance registered the same
-      // schema a moment before us (Apicurio does); that schema's id is the one to use.
-      id = await registry.getId(subject, info).catch(() => {
-        throw new StreamscoreError('SCHEMA_INCOMPATIBLE', `output schema ${schemaFile} is incompatible with the one registered for ${subject}: ${(err as Error).message}`);
-      });
+    for (let attempt = 0; ; attempt++) {
+      let conflict: unknown;
+      try {
+        return new AvroOutputEncoder(type, await registry.register(subject, info));
+      } catch (err) {
+        if ((err as { status?: number }).status !== 409) throw registryErrorToCoded(err, `registering ${schemaFile} for ${subject}`);
+        conflict = err;
+      }
+      // 409 is also what a registry answers when another instance is registering the same
+      // schema at this moment (Apicurio does, before the other's write is visible): that
+      // schema's id is the one to use, once it can be read.
+      let lookupError: unknown;
+      try {
+        return new AvroOutputEncoder(type, await registry.getId(subject, info));
+      } catch (err) {
+        lookupError = err;
+      }
+      if (attempt >= retryDelaysMs.length) {
+        throw new StreamscoreError(
+          'SCHEMA_INCOMPATIBLE',
+          `output schema ${schemaFile} is incompatible with the one registered for ${subject}: ${(conflict as Error).message} (lookup: ${(lookupError as Error).message})`,
+        );
+      }
+      await delay(retryDelaysMs[attempt]);
     }
-    return new AvroOutputEncoder(type, id);
   }
-
   // Outputs are written one after another into shared slabs: one write per record, where
   // toBuffer + concat cost a zeroed buffer and two copies. A slab is garbage once the last
   // record on it is committed and dropped.

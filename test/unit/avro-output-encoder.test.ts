@@ -28,4 +28,32 @@ describe('AvroOutputEncoder', () => {
       expect(type.fromBuffer(buf.subarray(5))).toEqual({ id, note: notes[id] });
     });
   });
+
+  it('takes the id of a schema that another instance is registering at the same moment, once the lookup finds it', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'avro-out-')), 'out.avsc');
+    fs.writeFileSync(file, JSON.stringify(schema));
+    // What Apicurio answered on a loaded CI machine: 409 to our register, and the other's
+    // registration not yet readable by the first lookup.
+    let lookups = 0;
+    const registry = {
+      register: async () => Promise.reject(Object.assign(new Error('artifact already exists'), { status: 409 })),
+      getId: async () => (++lookups < 3 ? Promise.reject(Object.assign(new Error('subject not found'), { status: 404 })) : 77),
+    } as never;
+    const enc = await AvroOutputEncoder.register(registry, 'out', file, [0, 0, 0]);
+    expect(enc.encode({ id: 1, note: '' }).readInt32BE(1)).toBe(77);
+    expect(lookups).toBe(3);
+  });
+
+  it('calls a schema that stays in conflict incompatible, with both answers in the message', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'avro-out-')), 'out.avsc');
+    fs.writeFileSync(file, JSON.stringify(schema));
+    const registry = {
+      register: async () => Promise.reject(Object.assign(new Error('incompatible'), { status: 409 })),
+      getId: async () => Promise.reject(Object.assign(new Error('not found'), { status: 404 })),
+    } as never;
+    await expect(AvroOutputEncoder.register(registry, 'out', file, [0, 0])).rejects.toMatchObject({
+      code: 'SCHEMA_INCOMPATIBLE',
+      message: expect.stringMatching(/incompatible.*lookup: not found/),
+    });
+  });
 });
