@@ -3,10 +3,11 @@
  * require cache, which only works before kafkajs loads them. Two are for correctness (our
  * read_committed filter, the stable OffsetFetch; KafkaClient refuses to start when either is
  * missing), three for speed (produce requests and request framing encoded in one pass, messages grouped
- * by partition in linear time).
+ * by partition in linear time), one for a quiet stderr on Node 24 (no negative timer delays).
  */
 import './read-committed.js';
 import './stable-offsets.js';
 import './produce-request.js';
 import './request-framing.js';
 import './partition-grouping.js';
+import './request-queue-timer.js';
