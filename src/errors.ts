@@ -40,6 +40,10 @@ export const ERROR_CODES = {
   KAFKA_TRANSACTION_FAILED: RETRY,
   KAFKA_PRODUCE_FAILED: RETRY,
   KAFKA_PRODUCER_FENCED: FENCED,
+  // Our offset commit carried a group generation a rebalance has moved past: this member may
+  // have lost partitions. The transaction is aborted and its partitions read again; the group's
+  // next assignment says which stay.
+  KAFKA_GENERATION_STALE: RETRY,
   KAFKA_CONSUMER_CRASHED: RETRY,
   KAFKA_REQUEST_FAILED: RETRY,
   // A fetch below the partition's first offset: the records were deleted (retention) under us.

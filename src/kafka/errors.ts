@@ -7,6 +7,9 @@ const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVA
 /** Code 90 (PRODUCER_FENCED) is newer than kafkajs's error table. */
 const FENCED_CODES = new Set([47, 49, 90]);
 
+/** What the group coordinator answers an offset commit from a member of an earlier generation. */
+const STALE_GENERATION_TYPES = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'REBALANCE_IN_PROGRESS']);
+
 /**
  * A produce or transaction failure, coded: fenced (drop the producer, never retry with it)
  * or retryable (replace the producer, rewind the partition to its committed offset, go again).
@@ -16,6 +19,9 @@ export function classifyTransactionError(err: unknown, otherwise: ErrorCode = 'K
   for (const e of errorChain(err)) {
     if (FENCED_TYPES.has(e.type as string) || FENCED_CODES.has(e.code as number)) {
       return new StreamscoreError('KAFKA_PRODUCER_FENCED', `producer fenced: ${String(e.message)}`, { cause: err });
+    }
+    if (STALE_GENERATION_TYPES.has(e.type as string)) {
+      return new StreamscoreError('KAFKA_GENERATION_STALE', `offset commit refused: the consumer group has rebalanced since (${String(e.type)})`, { cause: err });
     }
   }
   return new StreamscoreError(otherwise, `${otherwise === 'KAFKA_PRODUCE_FAILED' ? 'produce' : 'transaction'} failed: ${errorMessage(err)}`, { cause: err });

@@ -8,6 +8,9 @@
  * stale. Every behaviour tested with it is also covered on the real broker.
  */
 import type { Kafka } from 'kafkajs';
+import { recordGroupGeneration } from './group-generation.js';
+
+let fakeMembers = 0;
 
 export type FakeCall = 'InitProducerId' | 'Produce' | 'AddOffsetsToTxn' | 'EndTxn' | 'AbortTxn' | 'OffsetCommit' | 'OffsetFetch' | 'ListOffsets';
 
@@ -243,6 +246,8 @@ export class FakeConsumer {
   /** kafkajs keeps paused partitions across reassignment: so does this. */
   readonly paused = new Set<string>();
   #assigned: Record<string, number[]> = {};
+  #generation = 0;
+  readonly memberId = `fake-member-${++fakeMembers}`;
   #eachBatch: Handler | undefined;
   running = false;
   /** Like kafkajs, whose first GROUP_JOIN comes while run() is still starting: assigned inside run(). */
@@ -293,7 +298,10 @@ export class FakeConsumer {
         this.#positions.set(tpKey(topic, p), committed >= 0n ? committed : 0n);
       }
     }
-    this.#emit(this.events.GROUP_JOIN, { payload: { memberAssignment: assignment } });
+    // Each assignment is a new generation, recorded where kafkajs's own join records it.
+    this.#generation++;
+    recordGroupGeneration(this.memberId, this.#generation);
+    this.#emit(this.events.GROUP_JOIN, { payload: { memberId: this.memberId, memberAssignment: assignment } });
   }
 
   crash(error: Error, restart: boolean): void {

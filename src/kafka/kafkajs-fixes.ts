@@ -3,7 +3,8 @@
  * require cache, which only works before kafkajs loads them. Two are for correctness (our
  * read_committed filter, the stable OffsetFetch; KafkaClient refuses to start when either is
  * missing), three for speed (produce requests and request framing encoded in one pass, messages grouped
- * by partition in linear time), one for a quiet stderr on Node 24 (no negative timer delays).
+ * by partition in linear time), one for a quiet stderr on Node 24 (no negative timer delays), and two for KIP-447 zombie
+ * fencing (TxnOffsetCommit v3 carrying the group generation, which kafkajs records here).
  */
 import './read-committed.js';
 import './stable-offsets.js';
@@ -11,3 +12,5 @@ import './produce-request.js';
 import './request-framing.js';
 import './partition-grouping.js';
 import './request-queue-timer.js';
+import './txn-offset-commit.js';
+import './group-generation.js';

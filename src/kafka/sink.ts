@@ -1,32 +1,41 @@
+import os from 'node:os';
 import type { Producer, Transaction } from 'kafkajs';
 import type { KafkaAdmin } from './admin.js';
 import { chaosPoint } from './chaos-hook.js';
 import type { KafkaClient } from './client.js';
+import { StreamscoreError } from '../errors.js';
 import { classifyTransactionError } from './errors.js';
 import { type RecordProducer, toTopicMessages } from './producer.js';
+import { type GroupMetadata, setTransactionGroupMetadata } from './txn-offset-commit.js';
 import type { OutgoingRecord, TopicPartition } from './records.js';
 
+/** A partition's offset to store with a commit: where its next owner starts reading. */
+export interface OffsetToCommit {
+  tp: TopicPartition;
+  nextOffset: bigint;
+}
+
 /**
- * The output side of one input partition, as the commit cadence in src/sink/ sees it:
- * open (fence + read the committed offset from the broker), begin, send, commit, abort.
- * Every failure is thrown as a coded StreamscoreError. After any failure the output is
- * opened again before it is used: kafkajs leaves a transactional producer whose EndTxn or
- * abort failed in COMMITTING / ABORTING, where every later transaction throws (kafkajs
- * #1275), so the only sound recovery is a new producer with the same transactional id.
+ * The output side of one pipeline instance, as the commit cadence in src/sink/ sees it: open
+ * (fence earlier producers with our id), read a partition's committed offset, begin, send,
+ * commit (records and every partition's offset together), abort. Every failure is thrown as a
+ * coded StreamscoreError. After any failure the output is opened again before it is used:
+ * kafkajs leaves a transactional producer whose EndTxn or abort failed in COMMITTING /
+ * ABORTING, where every later transaction throws (kafkajs #1275), so the only sound recovery
+ * is a new producer with the same transactional id.
  */
-export interface PartitionOutput {
+export interface PipelineOutput {
   readonly transactionalId: string | undefined;
   /** Send each chunk as it comes (its output is readable on ack), rather than all at commit time. */
   readonly sendsAtOnce: boolean;
-  /** (Re)creates the producer, fencing every earlier one, and reads the committed offset (-1n: none). */
-  open(): Promise<bigint>;
+  /** (Re)creates the producer, fencing every earlier one with the same transactional id. */
+  open(): Promise<void>;
+  /** The broker's committed offset of a partition (-1n: none), once no transaction holds it open. */
+  committedOffset(tp: TopicPartition): Promise<bigint>;
   begin(): Promise<void>;
   send(records: readonly OutgoingRecord[]): Promise<void>;
-  /**
-   * Sends `last` (may be empty) and stores `nextOffset` as the partition's committed offset,
-   * atomically with everything sent (exactly-once).
-   */
-  commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void>;
+  /** Sends `last` (may be empty) and stores the offsets, atomically with everything sent (exactly-once). */
+  commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void>;
   /** Best effort: a failure here only means the producer must be replaced, which open() does. */
   abort(): Promise<void>;
   close(): Promise<void>;
@@ -54,35 +63,60 @@ interface OutputOptions {
   client: KafkaClient;
   admin: KafkaAdmin;
   groupId: string;
-  tp: TopicPartition;
+  /** How long a takeover waits for the previous owner's open transaction to end. */
   transactionTimeoutMs: number;
 }
 
+/** How long past the transaction timeout a takeover waits for the coordinator to abort a dead owner's transaction. */
+const ABORT_SLACK_MS = 5_000;
+
+let instances = 0;
+
 /**
- * Exactly-once: one transactional producer per input partition, its id derived from group +
- * topic + partition. kafkajs sends offsets without KIP-447 member fencing, so the
- * transactional id is the only fence: a newer owner's open() fences every older one.
+ * A transactional id no other live process has (host, pid) and a restarted process does not
+ * reuse unless it has the same pid (a container's pid 1 does: its restart fences its own
+ * earlier transaction at once; otherwise the coordinator aborts it after the transaction timeout).
  */
-export class TransactionalOutput implements PartitionOutput {
-  readonly transactionalId: string;
+export function instanceTransactionalId(groupId: string): string {
+  return `streamscore-${groupId}-${os.hostname()}-${process.pid}-${instances++}`;
+}
+
+/**
+ * Exactly-once, KIP-447: one transactional producer for all of the instance's partitions.
+ * Zombies are fenced by the consumer group's generation, which every offset commit carries
+ * (`groupMetadata`, read when the offsets are sent): a member that lost its partitions in a
+ * rebalance has its commit refused and its transaction aborted. A new owner reads a
+ * partition's offset with require_stable, so it waits for the previous owner's transaction.
+ */
+export class TransactionalOutput implements PipelineOutput {
   readonly sendsAtOnce = false;
   #producer: Producer | undefined;
   #txn: Transaction | undefined;
 
-  constructor(private readonly o: OutputOptions) {
-    this.transactionalId = `streamscore-${o.groupId}-${o.tp.topic}-${o.tp.partition}`;
+  constructor(
+    private readonly o: OutputOptions & { transactionalId: string; groupMetadata: () => GroupMetadata | undefined },
+  ) {}
+
+  get transactionalId(): string {
+    return this.o.transactionalId;
   }
 
-  async open(): Promise<bigint> {
+  async open(): Promise<void> {
     await this.#retire();
     const producer = transactionalProducer(this.o.client, this.transactionalId, this.o.transactionTimeoutMs);
     this.#producer = producer;
     try {
       await fenceEarlierProducers(producer);
-      // Read after the fence, the committed offset cannot move under us any more.
-      return await this.o.admin.committedOffset(this.o.groupId, this.o.tp);
     } catch (err) {
       throw classifyTransactionError(err);
+    }
+  }
+
+  async committedOffset(tp: TopicPartition): Promise<bigint> {
+    try {
+      return await this.o.admin.committedOffset(this.o.groupId, tp, this.o.transactionTimeoutMs + ABORT_SLACK_MS);
+    } catch (err) {
+      throw classifyTransactionError(err, 'KAFKA_REQUEST_FAILED');
     }
   }
 
@@ -103,7 +137,7 @@ export class TransactionalOutput implements PartitionOutput {
     }
   }
 
-  async commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void> {
+  async commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void> {
     const txn = this.#open();
     try {
       // Offsets first, records last, then EndTxn at once: a transaction's records hold back
@@ -111,7 +145,12 @@ export class TransactionalOutput implements PartitionOutput {
       // see nothing past them) from their append to the commit marker, so that window is kept
       // to one produce and one EndTxn round trip. Sent together, AddOffsetsToTxn and
       // AddPartitionsToTxn make one of them wait out CONCURRENT_TRANSACTIONS: in sequence.
-      await txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: [{ topic: this.o.tp.topic, partitions: [{ partition: this.o.tp.partition, offset: nextOffset.toString() }] }] });
+      // The generation is read here, with no await since the caller checked the partitions
+      // are still ours: the coordinator refuses it once a rebalance has moved on.
+      const group = this.o.groupMetadata();
+      if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
+      setTransactionGroupMetadata(this.transactionalId, group);
+      await txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: offsetTopics(offsets) });
       chaosPoint('after-offsets');
       if (last.length) await txn.sendBatch({ topicMessages: toTopicMessages(last), acks: -1 });
       chaosPoint('after-send');
@@ -132,6 +171,7 @@ export class TransactionalOutput implements PartitionOutput {
 
   async close(): Promise<void> {
     await this.#retire();
+    setTransactionGroupMetadata(this.transactionalId, undefined);
   }
 
   #live(): Producer {
@@ -153,23 +193,35 @@ export class TransactionalOutput implements PartitionOutput {
   }
 }
 
+function offsetTopics(offsets: readonly OffsetToCommit[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>();
+  for (const { tp, nextOffset } of offsets) {
+    let partitions = byTopic.get(tp.topic);
+    if (!partitions) byTopic.set(tp.topic, (partitions = []));
+    partitions.push({ partition: tp.partition, offset: nextOffset.toString() });
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
 /**
- * At-least-once: a shared idempotent producer sends at once; the consumer group's offset
- * is committed on the same cadence, after the sends it covers are acknowledged.
+ * At-least-once: a shared idempotent producer sends at once; the consumer group's offsets
+ * are committed on the same cadence, after the sends they cover are acknowledged.
  */
-export class AtLeastOnceOutput implements PartitionOutput {
+export class AtLeastOnceOutput implements PipelineOutput {
   readonly transactionalId = undefined;
   readonly sendsAtOnce = true;
 
   constructor(
-    private readonly o: Omit<OutputOptions, 'client' | 'transactionTimeoutMs'> & {
+    private readonly o: Pick<OutputOptions, 'admin' | 'groupId'> & {
       producer: RecordProducer;
-      commitOffset: (tp: TopicPartition, nextOffset: bigint) => Promise<void>;
+      commitOffsets: (offsets: readonly OffsetToCommit[]) => Promise<void>;
     },
   ) {}
 
-  open(): Promise<bigint> {
-    return this.o.admin.committedOffset(this.o.groupId, this.o.tp);
+  async open(): Promise<void> {}
+
+  committedOffset(tp: TopicPartition): Promise<bigint> {
+    return this.o.admin.committedOffset(this.o.groupId, tp);
   }
 
   async begin(): Promise<void> {}
@@ -178,9 +230,9 @@ export class AtLeastOnceOutput implements PartitionOutput {
     await this.o.producer.send(records);
   }
 
-  async commit(nextOffset: bigint, last: readonly OutgoingRecord[]): Promise<void> {
+  async commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void> {
     if (last.length) await this.o.producer.send(last);
-    await this.o.commitOffset(this.o.tp, nextOffset);
+    await this.o.commitOffsets(offsets);
   }
 
   async abort(): Promise<void> {}

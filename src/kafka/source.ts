@@ -3,7 +3,10 @@ import { StreamscoreError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaClient } from './client.js';
 import { withHeartbeats } from './heartbeats.js';
+import { groupGeneration } from './group-generation.js';
 import { toConsumedRecord } from './reader.js';
+import type { OffsetToCommit } from './sink.js';
+import type { GroupMetadata } from './txn-offset-commit.js';
 import { type ConsumedRecord, type TopicPartition, partitionKey } from './records.js';
 
 export interface SourceOptions {
@@ -52,6 +55,8 @@ export class GroupSource {
   readonly #paused = new Map<string, TopicPartition>();
   #assigned = new Map<string, TopicPartition>();
   #member = false;
+  /** This member's generation, as of the assignment it is working on. */
+  #generation: GroupMetadata | undefined;
 
   constructor(client: KafkaClient, private readonly o: SourceOptions, private readonly listener: SourceListener, private readonly log: Logger) {
     this.#consumer = client.raw.consumer({
@@ -65,7 +70,7 @@ export class GroupSource {
       maxBytesPerPartition: o.fetchMaxBytesPerPartition,
     });
     const { GROUP_JOIN, CRASH } = this.#consumer.events;
-    this.#consumer.on(GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberAssignment));
+    this.#consumer.on(GROUP_JOIN, (e) => this.#onAssignment(e.payload.memberId, e.payload.memberAssignment));
     this.#consumer.on(CRASH, (e) => this.#onCrash(e.payload.error, e.payload.restart));
   }
 
@@ -102,10 +107,19 @@ export class GroupSource {
     this.#consumer.seek({ topic: tp.topic, partition: tp.partition, offset: offset.toString() });
   }
 
-  /** At-least-once: the group's committed offset. */
-  async commit(tp: TopicPartition, nextOffset: bigint): Promise<void> {
+  /**
+   * The group generation an exactly-once offset commit carries (KIP-447): it changes in the
+   * same event that revokes partitions, so a commit that checked its partitions are assigned
+   * and then reads this presents a generation they belong to.
+   */
+  groupMetadata(): GroupMetadata | undefined {
+    return this.#generation;
+  }
+
+  /** At-least-once: the group's committed offsets. */
+  async commit(offsets: readonly OffsetToCommit[]): Promise<void> {
     try {
-      await this.#consumer.commitOffsets([{ topic: tp.topic, partition: tp.partition, offset: nextOffset.toString() }]);
+      await this.#consumer.commitOffsets(offsets.map(({ tp, nextOffset }) => ({ topic: tp.topic, partition: tp.partition, offset: nextOffset.toString() })));
     } catch (err) {
       throw new StreamscoreError('KAFKA_REQUEST_FAILED', `offset commit failed: ${errorMessage(err)}`, { cause: err });
     }
@@ -118,6 +132,7 @@ export class GroupSource {
 
   async close(): Promise<void> {
     this.#member = false;
+    this.#generation = undefined;
     await this.#consumer.disconnect();
   }
 
@@ -126,8 +141,10 @@ export class GroupSource {
     this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
   }
 
-  #onAssignment(assignment: Record<string, number[]>): void {
+  #onAssignment(memberId: string, assignment: Record<string, number[]>): void {
     this.#member = true;
+    const generation = groupGeneration(memberId);
+    this.#generation = generation && { memberId, generationId: generation.generationId, groupInstanceId: null };
     const next = new Map<string, TopicPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(partitionKey({ topic, partition }), { topic, partition });
     const revoked = [...this.#assigned].filter(([key]) => !next.has(key)).map(([, tp]) => tp);
@@ -148,6 +165,7 @@ export class GroupSource {
 
   #onCrash(error: Error, restart: boolean): void {
     this.#member = false;
+    this.#generation = undefined;
     const lost = [...this.#assigned.values()];
     this.#assigned = new Map();
     if (lost.length) this.#revoke(lost);

@@ -4,16 +4,16 @@ import type { KafkaAdmin } from '../kafka/admin.js';
 import type { KafkaClient } from '../kafka/client.js';
 import type { TopicPartition } from '../kafka/records.js';
 import type { RecordProducer } from '../kafka/producer.js';
-import { AtLeastOnceOutput, TransactionalOutput } from '../kafka/sink.js';
+import { AtLeastOnceOutput, TransactionalOutput, instanceTransactionalId } from '../kafka/sink.js';
 import type { GroupSource } from '../kafka/source.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { OutputCommitter } from '../sink/committer.js';
 import { PartitionSink } from '../sink/partition-sink.js';
 import { DEFAULT_RETRY } from '../util/backoff.js';
 
-export interface PartitionSinkContext {
-  tp: TopicPartition;
+export interface CommitterContext {
   pipeline: PipelineConfig;
   kafka: KafkaConfig;
   client: KafkaClient;
@@ -25,22 +25,23 @@ export interface PartitionSinkContext {
   clock: Clock;
   timers: Timers;
   logger: Logger;
-  rewind: (offset: bigint) => void;
   onSettled: () => void;
   onTrouble: (err: StreamscoreError | undefined) => void;
 }
 
-/** A partition's sink over the output its delivery mode needs, reporting into the pipeline's metrics. */
-export function createPartitionSink(c: PartitionSinkContext): PartitionSink {
-  const { tp, pipeline: cfg, metrics } = c;
+/** The pipeline instance's commit cadence over the output its delivery mode needs, reporting into its metrics. */
+export function createCommitter(c: CommitterContext): OutputCommitter {
+  const { pipeline: cfg, metrics } = c;
   const output = cfg.delivery.mode === 'exactly-once'
-    ? new TransactionalOutput({ client: c.client, admin: c.admin, groupId: cfg.groupId, tp, transactionTimeoutMs: c.kafka.transactionTimeoutMs })
-    : new AtLeastOnceOutput({ admin: c.admin, groupId: cfg.groupId, tp, producer: c.shared!, commitOffset: (p, next) => c.source.commit(p, next) });
+    ? new TransactionalOutput({
+        client: c.client, admin: c.admin, groupId: cfg.groupId, transactionTimeoutMs: c.kafka.transactionTimeoutMs,
+        transactionalId: instanceTransactionalId(cfg.groupId), groupMetadata: () => c.source.groupMetadata(),
+      })
+    : new AtLeastOnceOutput({ admin: c.admin, groupId: cfg.groupId, producer: c.shared!, commitOffsets: (offsets) => c.source.commit(offsets) });
   const pipeline = cfg.name;
-  return new PartitionSink({
-    tp, output, commitIntervalMs: cfg.delivery.commitIntervalMs, retry: DEFAULT_RETRY,
-    clock: c.clock, timers: c.timers, logger: c.logger.child({ topic: tp.topic, partition: tp.partition }),
-    rewind: c.rewind,
+  return new OutputCommitter({
+    output, commitIntervalMs: cfg.delivery.commitIntervalMs, retry: DEFAULT_RETRY,
+    clock: c.clock, timers: c.timers, logger: c.logger,
     onTransaction: (result, ms) => {
       metrics.transactions.inc({ pipeline, result });
       if (result === 'committed') metrics.commitMs.observe({ pipeline }, ms);
@@ -49,4 +50,31 @@ export function createPartitionSink(c: PartitionSinkContext): PartitionSink {
     onSettled: c.onSettled,
     onTrouble: c.onTrouble,
   });
+}
+
+export interface PartitionSinkContext {
+  tp: TopicPartition;
+  pipeline: PipelineConfig;
+  committer: OutputCommitter;
+  metrics: Metrics;
+  clock: Clock;
+  timers: Timers;
+  logger: Logger;
+  rewind: (offset: bigint) => void;
+  onSettled: () => void;
+  onTrouble: (err: StreamscoreError | undefined) => void;
+}
+
+/** A partition's side of the commit cadence, reporting into the pipeline's metrics. */
+export function createPartitionSink(c: PartitionSinkContext): PartitionSink {
+  const sink = new PartitionSink({
+    tp: c.tp, committer: c.committer, retry: DEFAULT_RETRY,
+    clock: c.clock, timers: c.timers, logger: c.logger.child({ topic: c.tp.topic, partition: c.tp.partition }),
+    rewind: c.rewind,
+    onRetry: (err) => c.metrics.retries.inc({ pipeline: c.pipeline.name, code: err.code }),
+    onSettled: c.onSettled,
+    onTrouble: c.onTrouble,
+  });
+  c.committer.register(sink);
+  return sink;
 }

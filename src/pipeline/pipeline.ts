@@ -13,7 +13,8 @@ import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PartitionSink } from '../sink/partition-sink.js';
-import { createPartitionSink } from './partition-output.js';
+import type { OutputCommitter } from '../sink/committer.js';
+import { createCommitter, createPartitionSink } from './partition-output.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 import type { BatchScorer, WorkItem } from './batch-scorer.js';
 import { RetryingDecoder } from './decode-retry.js';
@@ -59,10 +60,10 @@ export class Pipeline implements SourceListener {
   modelLoaded = false;
   readonly #cfg: PipelineConfig;
   #log: Logger;
-  #client: KafkaClient | undefined;
   #admin: KafkaAdmin | undefined;
   #source: GroupSource | undefined;
   #shared: RecordProducer | undefined;
+  #committer: OutputCommitter | undefined;
   #decoder!: RetryingDecoder;
   #model: OnnxModel | undefined;
   #scorer!: BatchScorer;
@@ -107,8 +108,9 @@ export class Pipeline implements SourceListener {
     const reasons: string[] = [];
     if (this.#consumerGone) reasons.push(`${this.name}: ${this.#consumerGone.code}: ${this.#consumerGone.message}`);
     else if (!this.joined) reasons.push(`${this.name}: consumer not in its group`);
+    if (this.#committer && !this.#committer.isOpen) reasons.push(`${this.name}: opening the output producer ${this.#committer.transactionalId ?? ''}`.trimEnd());
     const takingOver = [...this.#partitions.values()].filter((p) => p.sink?.state !== 'ready').map((p) => partitionKey(p.tp));
-    if (takingOver.length) reasons.push(`${this.name}: taking over ${takingOver.join(', ')} (fencing the previous owner, reading the committed offset)`);
+    if (takingOver.length) reasons.push(`${this.name}: taking over ${takingOver.join(', ')} (reading the committed offset once the previous owner's transaction has ended)`);
     for (const [where, err] of this.#troubles) reasons.push(`${this.name}: ${where}: ${err.code}: ${err.message}`);
     for (const r of this.#watchdog?.stalledReasons() ?? []) reasons.push(`${this.name}: ${r}`);
     return reasons;
@@ -153,7 +155,7 @@ export class Pipeline implements SourceListener {
   async #connectKafka(): Promise<void> {
     const cfg = this.#cfg;
     const k = this.deps.config.kafka;
-    const client = (this.#client = this.deps.kafka ?? new KafkaClient(k, this.#log, `${k.clientId}-${cfg.name}`));
+    const client = this.deps.kafka ?? new KafkaClient(k, this.#log, `${k.clientId}-${cfg.name}`);
     const admin = (this.#admin = new KafkaAdmin(client));
     await admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
     const existing = new Set(await admin.listTopics());
@@ -169,6 +171,14 @@ export class Pipeline implements SourceListener {
       sessionTimeoutMs: k.sessionTimeoutMs, rebalanceTimeoutMs: k.rebalanceTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs,
       fetchMaxWaitMs: k.fetchMaxWaitMs, fetchMaxBytes: k.fetchMaxBytes, fetchMaxBytesPerPartition: k.fetchMaxBytesPerPartition,
     }, this, this.#log);
+    this.#committer = createCommitter({
+      pipeline: cfg, kafka: k, client, admin, source: this.#source, shared: this.#shared,
+      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
+      onSettled: () => this.#maybeResume(),
+      onTrouble: (err) => (err ? this.#troubles.set('output', err) : this.#troubles.delete('output')),
+    });
+    // Fenced in before the first assignment: the producer is the instance's, not a partition's.
+    void this.#committer.start();
     this.#watchdog = new StallWatchdog({
       pipeline: cfg.name, admin, topics: cfg.inputs, partitions: () => this.#partitions.values(),
       intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs, startFrom: k.startFrom,
@@ -181,8 +191,8 @@ export class Pipeline implements SourceListener {
 
   assigned(all: TopicPartition[], added: TopicPartition[]): void {
     this.#consumerGone = undefined;
-    // Every new partition's producer is opened (fencing the previous owner) at once, in
-    // parallel, not on its first batch; never for a pipeline that is already stopping.
+    // Every new partition's committed offset is read at once, in parallel, not on its first
+    // batch; never for a pipeline that is already stopping.
     if (this.status === 'starting' || this.status === 'running') {
       for (const tp of added) {
         const part: AssignedPartition = { tp, sink: undefined, fetchPosition: -1n, decodeBackoff: new Backoff(DEFAULT_RETRY) };
@@ -216,7 +226,7 @@ export class Pipeline implements SourceListener {
     const { tp } = part;
     const key = partitionKey(tp);
     const sink: PartitionSink = createPartitionSink({
-      tp, pipeline: this.#cfg, kafka: this.deps.config.kafka, client: this.#client!, admin: this.#admin!, source: this.#source!, shared: this.#shared,
+      tp, pipeline: this.#cfg, committer: this.#committer!,
       metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
       rewind: (offset) => {
         this.#batcher?.discard((item) => item.sink === sink);
@@ -224,11 +234,11 @@ export class Pipeline implements SourceListener {
         this.#source?.seek(tp, offset);
       },
       onSettled: () => this.#maybeResume(),
-      onTrouble: (err) => (err ? this.#troubles.set(`${key} output`, err) : this.#troubles.delete(`${key} output`)),
+      onTrouble: (err) => (err ? this.#troubles.set(`${key} offsets`, err) : this.#troubles.delete(`${key} offsets`)),
     });
     part.sink = sink;
     void sink.start().then(() => {
-      if (sink.state === 'ready' && part.sink === sink) this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString(), transactionalId: sink.transactionalId }, 'partition taken over');
+      if (sink.state === 'ready' && part.sink === sink) this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString() }, 'partition taken over');
     });
   }
 
@@ -238,8 +248,8 @@ export class Pipeline implements SourceListener {
     if (!sink) return;
     part.sink = undefined;
     this.#batcher?.discard((item) => item.sink === sink);
-    this.#troubles.delete(`${partitionKey(part.tp)} output`);
-    void sink.close();
+    this.#troubles.delete(`${partitionKey(part.tp)} offsets`);
+    void sink.close().then(() => this.#committer?.unregister(sink));
   }
 
   async batch(fetched: FetchedBatch): Promise<void> {
@@ -259,7 +269,7 @@ export class Pipeline implements SourceListener {
   }
 
   async #accept(part: AssignedPartition, fetched: FetchedBatch): Promise<void> {
-    if (!part.sink || part.sink.state === 'fenced' || part.sink.state === 'closed') {
+    if (!part.sink || part.sink.state === 'closed') {
       this.#retireSink(part);
       this.#openSink(part);
     }
@@ -353,7 +363,7 @@ export class Pipeline implements SourceListener {
   async #flush(): Promise<void> {
     while (this.#activeBatches > 0) await new Promise((r) => setTimeout(r, 10));
     await this.#batcher?.flush();
-    await Promise.all([...this.#partitions.values()].map((p) => p.sink?.drained()));
+    await this.#committer?.flush();
   }
 
   /** What shutdown really committed, and what it leaves for the next owner of each partition. */
@@ -377,6 +387,7 @@ export class Pipeline implements SourceListener {
     this.#batcher?.close();
     await Promise.all([...this.#partitions.values()].map((p) => p.sink?.close()));
     this.#partitions.clear();
+    await this.#committer?.close();
     const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.#log.debug({ err: errorMessage(err) }, 'close failed'));
     await quiet(this.#source?.close());
     await quiet(this.#shared?.disconnect());

@@ -1,0 +1,36 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The consumer group generation kafkajs joined in, which it never exposes and an
+ * exactly-once offset commit must carry (KIP-447, src/kafka/txn-offset-commit.ts). kafkajs
+ * builds a new OffsetManager, handing it the member id and generation, on every successful
+ * join and sync, right before it emits GROUP_JOIN: its module is replaced, before kafkajs
+ * loads it, by a subclass that records the two.
+ */
+const require = createRequire(import.meta.url);
+const modulePath = require.resolve('kafkajs/src/consumer/offsetManager/index.js');
+type Constructor = new (options: { memberId: string; generationId: number }) => object;
+const OffsetManager = require(modulePath) as Constructor;
+
+const generations = new Map<string, number>();
+
+/** Records a member's generation (kafkajs, through the subclass below; the fake adapter directly). */
+export function recordGroupGeneration(memberId: string, generationId: number): void {
+  generations.set(memberId, generationId);
+}
+
+/** The latest generation kafkajs joined in with this member id (undefined: it never did). */
+export function groupGeneration(memberId: string): { memberId: string; generationId: number } | undefined {
+  const generationId = generations.get(memberId);
+  return generationId === undefined ? undefined : { memberId, generationId };
+}
+
+class GenerationRecordingOffsetManager extends OffsetManager {
+  constructor(options: { memberId: string; generationId: number }) {
+    super(options);
+    recordGroupGeneration(options.memberId, options.generationId);
+  }
+}
+
+// kafkajs's consumer group requires this module when it loads, after this: it gets ours.
+require.cache[modulePath]!.exports = GenerationRecordingOffsetManager;

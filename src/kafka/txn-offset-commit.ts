@@ -1,0 +1,134 @@
+import { createRequire } from 'node:module';
+
+/**
+ * TxnOffsetCommit v3 (KIP-447), installed into kafkajs before it loads. kafkajs 2.2.4 speaks
+ * v0-v1, which carry no group generation: the transactional id was then the only fence, and
+ * streamscore needed one producer per input partition. v3 carries the member id and the
+ * generation of the consumer group, and the coordinator refuses the offsets (and so the
+ * transaction) of a member a rebalance has moved past: one producer per instance is safe.
+ * kafkajs picks the highest version both sides speak, so every TxnOffsetCommit is v3 on
+ * brokers from 2.5 on. The group metadata is not among the arguments kafkajs passes down,
+ * so it is set per transactional id before the offsets are sent.
+ */
+const require = createRequire(import.meta.url);
+const modulePath = require.resolve('kafkajs/src/protocol/requests/txnOffsetCommit/index.js');
+const original = require(modulePath) as { versions: string[]; protocol: (o: { version: string }) => (args: Args) => unknown };
+const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder;
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => KafkaDecoder;
+const { parse } = require('kafkajs/src/protocol/requests/txnOffsetCommit/v0/response.js') as { parse: (data: unknown) => Promise<unknown> };
+const { TxnOffsetCommit: apiKey } = require('kafkajs/src/protocol/requests/apiKeys.js') as { TxnOffsetCommit: number };
+
+export const GENERATION_FENCED_VERSION = 3;
+
+/** Who commits: the consumer group member and the generation its partitions were assigned in. */
+export interface GroupMetadata {
+  memberId: string;
+  generationId: number;
+  groupInstanceId: string | null;
+}
+
+interface Args {
+  transactionalId: string;
+  groupId: string;
+  producerId: number | string;
+  producerEpoch: number;
+  topics: { topic: string; partitions: { partition: number; offset: string; metadata?: string | null }[] }[];
+}
+
+interface KafkaEncoder {
+  writeUVarInt(v: number): KafkaEncoder;
+  writeUVarIntString(v: string | null): KafkaEncoder;
+  writeInt16(v: number): KafkaEncoder;
+  writeInt32(v: number): KafkaEncoder;
+  writeInt64(v: number | string): KafkaEncoder;
+}
+
+interface KafkaDecoder {
+  readInt16(): number;
+  readInt32(): number;
+  readUVarIntString(): string | null;
+  readUVarIntArray<T>(reader: (d: KafkaDecoder) => T): T[] | null;
+  readTaggedFields(): unknown;
+}
+
+const metadataByTransactionalId = new Map<string, GroupMetadata>();
+
+/** What the next TxnOffsetCommit of this transactional id carries; undefined: no member (the coordinator then checks no generation). */
+export function setTransactionGroupMetadata(transactionalId: string, meta: GroupMetadata | undefined): void {
+  if (meta) metadataByTransactionalId.set(transactionalId, meta);
+  else metadataByTransactionalId.delete(transactionalId);
+}
+
+/** Without a member the coordinator skips the generation check: what a producer outside any group (the replay) sends. */
+const NO_MEMBER: GroupMetadata = { memberId: '', generationId: -1, groupInstanceId: null };
+
+export function encodeTxnOffsetCommitV3(args: Args, meta: GroupMetadata = NO_MEMBER): Buffer {
+  const e = new Encoder();
+  // kafkajs writes a v1 request header; a flexible request's v2 header adds empty tagged fields.
+  e.writeUVarInt(0);
+  e.writeUVarIntString(args.transactionalId);
+  e.writeUVarIntString(args.groupId);
+  e.writeInt64(args.producerId);
+  e.writeInt16(args.producerEpoch);
+  e.writeInt32(meta.generationId);
+  e.writeUVarIntString(meta.memberId);
+  e.writeUVarIntString(meta.groupInstanceId);
+  e.writeUVarInt(args.topics.length + 1);
+  for (const t of args.topics) {
+    e.writeUVarIntString(t.topic);
+    e.writeUVarInt(t.partitions.length + 1);
+    for (const p of t.partitions) {
+      e.writeInt32(p.partition);
+      e.writeInt64(p.offset);
+      e.writeInt32(-1); // committed leader epoch: unknown
+      e.writeUVarIntString(p.metadata ?? null);
+      e.writeUVarInt(0);
+    }
+    e.writeUVarInt(0);
+  }
+  e.writeUVarInt(0);
+  return (e as unknown as { buffer: Buffer }).buffer;
+}
+
+export async function decodeTxnOffsetCommitV3(raw: Buffer) {
+  const d = new Decoder(raw);
+  d.readTaggedFields(); // flexible response header
+  const throttleTime = d.readInt32();
+  const topics = d.readUVarIntArray((t) => {
+    const topic = t.readUVarIntString();
+    const partitions = t.readUVarIntArray((p) => {
+      const partition = p.readInt32();
+      const errorCode = p.readInt16();
+      p.readTaggedFields();
+      return { partition, errorCode };
+    }) ?? [];
+    t.readTaggedFields();
+    return { topic, partitions };
+  }) ?? [];
+  d.readTaggedFields();
+  return { throttleTime: 0, clientSideThrottleTime: throttleTime, topics };
+}
+
+function requestV3(args: Args) {
+  const meta = metadataByTransactionalId.get(args.transactionalId);
+  return {
+    apiKey,
+    apiVersion: GENERATION_FENCED_VERSION,
+    apiName: 'TxnOffsetCommit',
+    encode: async () => {
+      const encoded = encodeTxnOffsetCommitV3(args, meta);
+      return { buffer: encoded };
+    },
+  };
+}
+
+export const txnOffsetCommitProtocol = {
+  versions: [...original.versions, String(GENERATION_FENCED_VERSION)],
+  protocol: ({ version }: { version: string }) =>
+    Number(version) === GENERATION_FENCED_VERSION
+      ? (args: Args) => ({ request: requestV3(args), response: { decode: decodeTxnOffsetCommitV3, parse } })
+      : original.protocol({ version }),
+};
+
+// kafkajs's request table takes TxnOffsetCommit from the module cache when it loads: after this line, ours.
+require.cache[modulePath]!.exports = txnOffsetCommitProtocol;
