@@ -9,7 +9,7 @@ export const DEFAULTS = {
     heartbeatIntervalMs: 3_000,
     // Well above the worst batch (fetch + inference + commit), well below the broker's
     // transaction.max.timeout.ms (15 min).
-    transactionTimeoutMs: 60_000,
+    transactionTimeoutMs: 10_000,
     startFrom: 'earliest',
     // Short, so resumes and shutdown take effect quickly on quiet partitions; the broker
     // answers at once when any data is there.

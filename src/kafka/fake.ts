@@ -289,8 +289,8 @@ export class FakeConsumer {
     this.fake.write([], offsets.map((o) => ({ groupId: this.groupId, topic: o.topic, partition: o.partition, offset: BigInt(o.offset) })));
   }
 
-  /** A rebalance: this member now owns `assignment`. */
-  assign(assignment: Record<string, number[]>): void {
+  /** A rebalance: this member now owns `assignment` (`generations` later: more than one means it was out of the group meanwhile). */
+  assign(assignment: Record<string, number[]>, generations = 1): void {
     this.#assigned = assignment;
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const p of partitions) {
@@ -299,7 +299,7 @@ export class FakeConsumer {
       }
     }
     // Each assignment is a new generation, recorded where kafkajs's own join records it.
-    this.#generation++;
+    this.#generation += generations;
     recordGroupGeneration(this.memberId, this.#generation);
     this.#emit(this.events.GROUP_JOIN, { payload: { memberId: this.memberId, memberAssignment: assignment } });
   }

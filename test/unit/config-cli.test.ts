@@ -116,7 +116,7 @@ ${pipeline('    delivery: at-least-once')}`);
     const printed = YAML.parse(stdout);
     expect(printed.kafka.sasl).toEqual({ mechanism: 'scram-sha-512', username: 'streamscore', password: '***' });
     expect(printed.schemaRegistry.basicAuth).toEqual({ username: 'registry-user', password: '***' });
-    expect(printed.kafka.transactionTimeoutMs).toBe(60_000);
+    expect(printed.kafka.transactionTimeoutMs).toBe(10_000);
     expect(printed.http).toEqual({ port: 9464, host: '0.0.0.0' });
     expect(printed.pipelines[0].delivery).toEqual({ mode: 'at-least-once', commitIntervalMs: 20, stallTimeoutMs: 30_000 });
     expect(printed.pipelines[0].batching.maxBatchSize).toBe(256);

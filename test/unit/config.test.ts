@@ -38,7 +38,7 @@ describe('config', () => {
     expect(p.delivery).toEqual({ mode: 'exactly-once', commitIntervalMs: 20, stallTimeoutMs: 30_000 });
     expect(p.batching).toEqual({ maxBatchSize: 256, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueuedRecords: 10_000 });
     expect(p.model.executionProviders).toEqual(['cpu']);
-    expect(config.kafka.transactionTimeoutMs).toBe(60_000);
+    expect(config.kafka.transactionTimeoutMs).toBe(10_000);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(p.batching)).toBe(true);
     expect(() => { (p.batching as { maxBatchSize: number }).maxBatchSize = 1; }).toThrow(TypeError);

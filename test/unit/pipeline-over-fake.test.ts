@@ -84,7 +84,7 @@ describe('pipeline over the fake adapter', () => {
   });
 
   it('W2: a revoked partition that was paused is resumed in the consumer (kafkajs keeps pauses across reassignment)', async () => {
-    const { fake, pipeline, produce, all } = setUp({ commitIntervalMs: 2_000 });
+    const { fake, pipeline, produce, all } = setUp({ commitIntervalMs: 1_000 });
     await pipeline.start();
     stop = () => pipeline.close();
     const consumer = fake.consumerOf('g');
@@ -96,6 +96,22 @@ describe('pipeline over the fake adapter', () => {
     expect([...consumer.paused]).toEqual(['readings:1']);
     consumer.assign({});
     expect(consumer.paused.size).toBe(0);
+  });
+
+  it('partitions kept across a generation this member missed (paused past the session timeout) are taken over anew: committed offsets read again', async () => {
+    const { fake, pipeline, all } = setUp();
+    await pipeline.start();
+    stop = () => pipeline.close();
+    const consumer = fake.consumerOf('g');
+    consumer.assign(all);
+    await waitFor(() => pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'ready' });
+    const reads = () => fake.calls.filter((c) => c === 'OffsetFetch').length;
+    const before = reads();
+    consumer.assign(all);
+    expect(reads()).toBe(before);
+    // Another member owned them in the generation between: what it committed must be read.
+    consumer.assign(all, 2);
+    await waitFor(() => reads() === before + 2 && pipeline.notReady().length === 0, { timeoutMs: 5_000, what: 'both offsets read again' });
   });
 
   it('a consumer that crashes for good makes the pipeline unready and dead; one that rejoins is ready again', async () => {
