@@ -1,6 +1,7 @@
 // First: kafkajs must load with our read_committed filter and stable offset reads in place.
 import { assertReadCommittedFilter } from './read-committed.js';
 import { assertStableOffsetFetch } from './stable-offsets.js';
+import { assertGenerationFencing } from './txn-offset-commit.js';
 import fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig as KafkaConfigOptions, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/types.js';
@@ -37,6 +38,7 @@ export class KafkaClient {
     }
     assertReadCommittedFilter();
     assertStableOffsetFetch();
+    assertGenerationFencing();
     const ssl = config.ssl
       ? {
           rejectUnauthorized: config.ssl.rejectUnauthorized,

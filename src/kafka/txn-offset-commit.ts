@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { StreamscoreError } from '../errors.js';
 
 /**
  * TxnOffsetCommit v3 (KIP-447), installed into kafkajs before it loads. kafkajs 2.2.4 speaks
@@ -132,3 +133,11 @@ export const txnOffsetCommitProtocol = {
 
 // kafkajs's request table takes TxnOffsetCommit from the module cache when it loads: after this line, ours.
 require.cache[modulePath]!.exports = txnOffsetCommitProtocol;
+
+/** Refuses to go on when kafkajs's TxnOffsetCommit is not ours (kafkajs loaded its requests first): zombies would not be fenced. */
+export function assertGenerationFencing(): void {
+  const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { TxnOffsetCommit: { versions: string[] } } };
+  if (!requests.TxnOffsetCommit.versions.includes(String(GENERATION_FENCED_VERSION))) {
+    throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'kafkajs loaded its protocol before src/kafka/txn-offset-commit.ts: exactly-once offsets would carry no group generation, and a paused instance could commit partitions another owns; import src/kafka/client.ts before anything that loads kafkajs');
+  }
+}
