@@ -1,5 +1,5 @@
 /**
- * npm run bench:interval [-- --intervals 0,10,25,50] [-- --seconds S]
+ * npm run bench:interval [-- --intervals 0,10,25,50] [-- --producers 1,2,4] [-- --seconds S]
  * The table delivery.commitIntervalMs's default is chosen from: for each interval, exactly-once
  * end-to-end latency (p50 / p99) at 500/s and 2,000/s, and the maximum exactly-once rate
  * (with peak RSS) draining a backlog. A longer interval means fewer transactions (throughput, broker load)
@@ -16,8 +16,10 @@ import { PARTITIONS } from './common.js';
 import type { RunSettings } from './service-config.js';
 import { type Cluster, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
 
-const { values } = parseArgs({ options: { intervals: { type: 'string', default: '0,10,25,50,100' }, seconds: { type: 'string', default: '10' }, records: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({ options: { intervals: { type: 'string', default: '0,10,25,50,100' }, seconds: { type: 'string', default: '10' }, records: { type: 'string', default: '100000' }, producers: { type: 'string' } } });
 const intervals = values.intervals!.split(',').map(Number);
+// delivery.producers to try with each interval (the service's default when not given).
+const producerCounts: (number | undefined)[] = values.producers ? values.producers.split(',').map(Number) : [undefined];
 const seconds = Number(values.seconds);
 const records = Number(values.records);
 const log = (l: string) => process.stderr.write(`${l}\n`);
@@ -32,12 +34,12 @@ try {
   const input = uniqueName('bench-interval');
   await createTopicsAndWait(admin, [{ topic: input, numPartitions: PARTITIONS }]);
   await produceLoad(client, registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, rate: 0, count: records, format: 'avro', poisonRate: 0, seed: 13, runId: input });
-  for (const commitIntervalMs of intervals) {
-    const s: RunSettings = { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5, commitIntervalMs };
+  for (const commitIntervalMs of intervals) for (const producers of producerCounts) {
+    const s: RunSettings = { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5, commitIntervalMs, producers };
     const drain = await drainBacklog(c, input, records, s);
     const at500 = await latencyAtLoad(c, 500, { warmUpSeconds: 3, seconds }, s);
     const at2000 = await latencyAtLoad(c, 2_000, { warmUpSeconds: 3, seconds }, s);
-    const row = `| ${commitIntervalMs} | ${at500.p50Ms} / ${at500.p99Ms} | ${at2000.p50Ms} / ${at2000.p99Ms} | ${drain.perSec} | ${drain.peakRssMb} |`;
+    const row = `| ${commitIntervalMs} | ${producers ?? 'default'} | ${at500.p50Ms} / ${at500.p99Ms} | ${at2000.p50Ms} / ${at2000.p99Ms} | ${drain.perSec} | ${drain.peakRssMb} |`;
     log(row);
     rows.push(row);
   }
@@ -46,4 +48,4 @@ try {
   await admin.disconnect();
   await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
 }
-process.stdout.write(['', '| commitIntervalMs | exactly-once p50 / p99 ms at 500/s | at 2,000/s | max events/s | peak RSS MB |', '| --- | --- | --- | --- | --- |', ...rows, ''].join('\n'));
+process.stdout.write(['', '| commitIntervalMs | producers | exactly-once p50 / p99 ms at 500/s | at 2,000/s | max events/s | peak RSS MB |', '| --- | --- | --- | --- | --- | --- |', ...rows, ''].join('\n'));

@@ -9,6 +9,8 @@ export interface RunSettings {
   maxQueueDelayMs: number;
   /** delivery.commitIntervalMs; the service's default when left out. */
   commitIntervalMs?: number;
+  /** delivery.producers; the service's default when left out. */
+  producers?: number;
 }
 
 export interface ServiceTopics {
@@ -36,7 +38,7 @@ export function serviceConfig(endpoints: { brokers: string[]; registryUrl: strin
       model: { path: repo('models/fraud.onnx') }, features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
       batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs, maxQueuedRecords: Math.max(10_000, s.maxBatchSize * 8) },
       outputs: { scored: { topic: t.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: t.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: t.dlq } },
-      delivery: { mode: s.delivery, ...(s.commitIntervalMs === undefined ? {} : { commitIntervalMs: s.commitIntervalMs }) },
+      delivery: { mode: s.delivery, ...(s.commitIntervalMs === undefined ? {} : { commitIntervalMs: s.commitIntervalMs }), ...(s.producers === undefined ? {} : { producers: s.producers }) },
     }],
   }), { env: {} });
 }

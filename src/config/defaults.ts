@@ -27,7 +27,10 @@ export const DEFAULTS = {
     delivery: {
       mode: 'exactly-once',
       // Chosen from the bench's latency table: see README "Performance".
-      commitIntervalMs: 20,
+      commitIntervalMs: 10,
+      // One transaction at a time per producer; more producers overlap commits (throughput),
+      // fewer make fewer, larger transactions (broker load, latency). See README "Performance".
+      producers: 2,
       // A partition with records waiting and no commit for this long is reported stalled.
       stallTimeoutMs: 30_000,
     },

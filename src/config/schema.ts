@@ -90,6 +90,7 @@ const pipeline = {
       properties: {
         mode: { enum: ['exactly-once', 'at-least-once'], default: DEFAULTS.pipeline.delivery.mode },
         commitIntervalMs: { type: 'integer', minimum: 0, maximum: 10_000, default: DEFAULTS.pipeline.delivery.commitIntervalMs },
+        producers: { type: 'integer', minimum: 1, maximum: 64, default: DEFAULTS.pipeline.delivery.producers },
         stallTimeoutMs: { type: 'integer', minimum: 1_000, default: DEFAULTS.pipeline.delivery.stallTimeoutMs },
       },
     },

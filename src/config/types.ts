@@ -86,6 +86,8 @@ export interface DeliveryConfig {
   mode: DeliveryMode;
   /** A partition's open transaction (or at-least-once offset commit) collects batches for this long. */
   commitIntervalMs: number;
+  /** Exactly-once: transactional producers per instance, each committing its share of the partitions. */
+  producers: number;
   /** Records waiting and no commit for this long: the partition is reported stalled. */
   stallTimeoutMs: number;
 }

@@ -4,7 +4,8 @@
  * read_committed filter, the stable OffsetFetch; KafkaClient refuses to start when either is
  * missing), three for speed (produce requests and request framing encoded in one pass, messages grouped
  * by partition in linear time), one for a quiet stderr on Node 24 (no negative timer delays), and two for KIP-447 zombie
- * fencing (TxnOffsetCommit v3 carrying the group generation, which kafkajs records here).
+ * fencing (TxnOffsetCommit v3 carrying the group generation, which KafkaClient also requires,
+ * and the generation kafkajs's consumer joined in, which it never exposes).
  */
 import './read-committed.js';
 import './stable-offsets.js';

@@ -164,7 +164,13 @@ export class GroupSource {
   #revoke(partitions: TopicPartition[]): void {
     for (const tp of partitions) {
       this.#bump(tp);
-      if (this.#paused.delete(partitionKey(tp))) this.#consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      if (!this.#paused.delete(partitionKey(tp))) continue;
+      try {
+        this.#consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+      } catch (err) {
+        // A consumer that crashed while starting has no group to resume in: its next run starts unpaused.
+        this.log.debug({ err: errorMessage(err), topic: tp.topic, partition: tp.partition }, 'resume after revocation skipped');
+      }
     }
     this.listener.revoked(partitions);
   }

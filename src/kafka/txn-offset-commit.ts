@@ -42,6 +42,7 @@ interface KafkaEncoder {
   writeInt16(v: number): KafkaEncoder;
   writeInt32(v: number): KafkaEncoder;
   writeInt64(v: number | string): KafkaEncoder;
+  readonly buffer: Buffer;
 }
 
 interface KafkaDecoder {
@@ -63,7 +64,12 @@ export function setTransactionGroupMetadata(transactionalId: string, meta: Group
 /** Without a member the coordinator skips the generation check: what a producer outside any group (the replay) sends. */
 const NO_MEMBER: GroupMetadata = { memberId: '', generationId: -1, groupInstanceId: null };
 
+/** The v3 request body (after kafkajs's v1 request header). */
 export function encodeTxnOffsetCommitV3(args: Args, meta: GroupMetadata = NO_MEMBER): Buffer {
+  return writeV3(args, meta).buffer;
+}
+
+function writeV3(args: Args, meta: GroupMetadata): KafkaEncoder {
   const e = new Encoder();
   // kafkajs writes a v1 request header; a flexible request's v2 header adds empty tagged fields.
   e.writeUVarInt(0);
@@ -88,7 +94,7 @@ export function encodeTxnOffsetCommitV3(args: Args, meta: GroupMetadata = NO_MEM
     e.writeUVarInt(0);
   }
   e.writeUVarInt(0);
-  return (e as unknown as { buffer: Buffer }).buffer;
+  return e;
 }
 
 export async function decodeTxnOffsetCommitV3(raw: Buffer) {
@@ -111,15 +117,14 @@ export async function decodeTxnOffsetCommitV3(raw: Buffer) {
 }
 
 function requestV3(args: Args) {
-  const meta = metadataByTransactionalId.get(args.transactionalId);
+  // The metadata set when sendOffsets sends: each of its attempts builds a request anew.
+  const meta = metadataByTransactionalId.get(args.transactionalId) ?? NO_MEMBER;
   return {
     apiKey,
     apiVersion: GENERATION_FENCED_VERSION,
     apiName: 'TxnOffsetCommit',
-    encode: async () => {
-      const encoded = encodeTxnOffsetCommitV3(args, meta);
-      return { buffer: encoded };
-    },
+    // An Encoder, as kafkajs's own requests return: both its framing and ours (request-framing.ts) take one.
+    encode: async () => writeV3(args, meta),
   };
 }
 

@@ -41,6 +41,7 @@ export function createCommitter(c: CommitterContext): OutputCommitter {
   const pipeline = cfg.name;
   return new OutputCommitter({
     output, commitIntervalMs: cfg.delivery.commitIntervalMs, retry: DEFAULT_RETRY,
+    maxRecordsPerTransaction: Math.max(1, Math.floor(cfg.batching.maxQueuedRecords / 4)),
     clock: c.clock, timers: c.timers, logger: c.logger,
     onTransaction: (result, ms) => {
       metrics.transactions.inc({ pipeline, result });

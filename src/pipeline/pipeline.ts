@@ -63,7 +63,8 @@ export class Pipeline implements SourceListener {
   #admin: KafkaAdmin | undefined;
   #source: GroupSource | undefined;
   #shared: RecordProducer | undefined;
-  #committer: OutputCommitter | undefined;
+  /** The instance's transactional producers' commit cadences; each partition is given to the least loaded. */
+  #committers: OutputCommitter[] = [];
   #decoder!: RetryingDecoder;
   #model: OnnxModel | undefined;
   #scorer!: BatchScorer;
@@ -108,7 +109,7 @@ export class Pipeline implements SourceListener {
     const reasons: string[] = [];
     if (this.#consumerGone) reasons.push(`${this.name}: ${this.#consumerGone.code}: ${this.#consumerGone.message}`);
     else if (!this.joined) reasons.push(`${this.name}: consumer not in its group`);
-    if (this.#committer && !this.#committer.isOpen) reasons.push(`${this.name}: opening the output producer ${this.#committer.transactionalId ?? ''}`.trimEnd());
+    for (const c of this.#committers) if (!c.isOpen) reasons.push(`${this.name}: opening the output producer ${c.transactionalId ?? ''}`.trimEnd());
     const takingOver = [...this.#partitions.values()].filter((p) => p.sink?.state !== 'ready').map((p) => partitionKey(p.tp));
     if (takingOver.length) reasons.push(`${this.name}: taking over ${takingOver.join(', ')} (reading the committed offset once the previous owner's transaction has ended)`);
     for (const [where, err] of this.#troubles) reasons.push(`${this.name}: ${where}: ${err.code}: ${err.message}`);
@@ -171,14 +172,14 @@ export class Pipeline implements SourceListener {
       sessionTimeoutMs: k.sessionTimeoutMs, rebalanceTimeoutMs: k.rebalanceTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs,
       fetchMaxWaitMs: k.fetchMaxWaitMs, fetchMaxBytes: k.fetchMaxBytes, fetchMaxBytesPerPartition: k.fetchMaxBytesPerPartition,
     }, this, this.#log);
-    this.#committer = createCommitter({
-      pipeline: cfg, kafka: k, client, admin, source: this.#source, shared: this.#shared,
+    this.#committers = Array.from({ length: cfg.delivery.producers }, (_, n) => createCommitter({
+      pipeline: cfg, kafka: k, client, admin, source: this.#source!, shared: this.#shared,
       metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
       onSettled: () => this.#maybeResume(),
-      onTrouble: (err) => (err ? this.#troubles.set('output', err) : this.#troubles.delete('output')),
-    });
-    // Fenced in before the first assignment: the producer is the instance's, not a partition's.
-    void this.#committer.start();
+      onTrouble: (err) => (err ? this.#troubles.set(`output ${n}`, err) : this.#troubles.delete(`output ${n}`)),
+    }));
+    // Fenced in before the first assignment: the producers are the instance's, not a partition's.
+    for (const c of this.#committers) void c.start();
     this.#watchdog = new StallWatchdog({
       pipeline: cfg.name, admin, topics: cfg.inputs, partitions: () => this.#partitions.values(),
       intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs, startFrom: k.startFrom,
@@ -226,7 +227,7 @@ export class Pipeline implements SourceListener {
     const { tp } = part;
     const key = partitionKey(tp);
     const sink: PartitionSink = createPartitionSink({
-      tp, pipeline: this.#cfg, committer: this.#committer!,
+      tp, pipeline: this.#cfg, committer: this.#leastLoadedCommitter(),
       metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
       rewind: (offset) => {
         this.#batcher?.discard((item) => item.sink === sink);
@@ -242,6 +243,10 @@ export class Pipeline implements SourceListener {
     });
   }
 
+  #leastLoadedCommitter(): OutputCommitter {
+    return this.#committers.reduce((least, c) => (c.partitions < least.partitions ? c : least));
+  }
+
   /** Forgets a partition's sink, drops its queued records, and closes it. */
   #retireSink(part: AssignedPartition): void {
     const sink = part.sink;
@@ -249,7 +254,7 @@ export class Pipeline implements SourceListener {
     part.sink = undefined;
     this.#batcher?.discard((item) => item.sink === sink);
     this.#troubles.delete(`${partitionKey(part.tp)} offsets`);
-    void sink.close().then(() => this.#committer?.unregister(sink));
+    void sink.close().then(() => { for (const c of this.#committers) c.unregister(sink); });
   }
 
   async batch(fetched: FetchedBatch): Promise<void> {
@@ -363,7 +368,7 @@ export class Pipeline implements SourceListener {
   async #flush(): Promise<void> {
     while (this.#activeBatches > 0) await new Promise((r) => setTimeout(r, 10));
     await this.#batcher?.flush();
-    await this.#committer?.flush();
+    await Promise.all(this.#committers.map((c) => c.flush()));
   }
 
   /** What shutdown really committed, and what it leaves for the next owner of each partition. */
@@ -387,7 +392,7 @@ export class Pipeline implements SourceListener {
     this.#batcher?.close();
     await Promise.all([...this.#partitions.values()].map((p) => p.sink?.close()));
     this.#partitions.clear();
-    await this.#committer?.close();
+    await Promise.all(this.#committers.map((c) => c.close()));
     const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.#log.debug({ err: errorMessage(err) }, 'close failed'));
     await quiet(this.#source?.close());
     await quiet(this.#shared?.disconnect());

@@ -14,6 +14,12 @@ export interface CommitterOptions {
   output: PipelineOutput;
   /** An open transaction collects batches for this long before it commits. */
   commitIntervalMs: number;
+  /**
+   * ...or until it holds this many input records: a share of what the pipeline lets wait
+   * between fetch and commit, so the next records are fetched and scored while it commits
+   * rather than the source pausing for every commit.
+   */
+  maxRecordsPerTransaction: number;
   retry: RetryPolicy;
   clock: Clock;
   timers: Timers;
@@ -32,6 +38,9 @@ interface Part {
   generation: number;
   chunks: ScoredChunk[];
 }
+
+/** At-least-once sends in flight at once: the broker works on one while the next is encoded. */
+const MAX_SENDS_IN_FLIGHT = 4;
 
 /** A partition left the transaction (revoked, rewound, closed) before it committed. */
 const PARTITION_LEFT = 'a partition was revoked or rewound mid-transaction';
@@ -80,6 +89,11 @@ export class OutputCommitter implements SinkCommitter {
   start(): Promise<void> {
     this.#opened ??= this.#openOutput();
     return this.#opened;
+  }
+
+  /** Partitions this committer commits for. */
+  get partitions(): number {
+    return this.#sinks.size;
   }
 
   register(sink: PartitionSink): void {
@@ -131,6 +145,13 @@ export class OutputCommitter implements SinkCommitter {
     return bytes;
   }
 
+  /** Input records queued and taken into the open transaction. */
+  #recordsDue(): number {
+    let records = 0;
+    for (const sink of this.#sinks) if (sink.state === 'ready') records += sink.pending.inputs + sink.inTransaction;
+    return records;
+  }
+
   async #run(): Promise<void> {
     await this.start();
     while (this.#state === 'open' && this.#pendingBytes() > 0) {
@@ -171,13 +192,23 @@ export class OutputCommitter implements SinkCommitter {
     const deadline = started + this.o.commitIntervalMs;
     let bytes = 0;
     await this.o.output.begin();
-    const send = async (chunks: ScoredChunk[]) => {
+    // Sends under way, each resolving to its error (if any), awaited in order.
+    const inFlight: Promise<unknown>[] = [];
+    const settle = async (upTo: number) => {
+      while (inFlight.length > upTo) {
+        const err = await inFlight.shift();
+        if (err) throw err;
+      }
+    };
+    const send = (chunks: ScoredChunk[]) => {
       for (const c of chunks) bytes += chunkBytes(c);
-      await this.o.output.send(chunks.flatMap((c) => c.records));
+      inFlight.push(this.o.output.send(chunks.flatMap((c) => c.records)).then(() => undefined, (err: unknown) => err ?? new Error('send failed')));
+      // Exactly-once sends a backlog piece by piece; at-least-once keeps a few sends going.
+      return settle(this.o.output.sendsAtOnce ? MAX_SENDS_IN_FLIGHT - 1 : 0);
     };
     for (;;) {
       const pending = this.#pendingBytes();
-      if (this.o.clock.now() >= deadline || this.#flushRequested || bytes + pending >= MAX_TRANSACTION_BYTES || this.#state !== 'open') break;
+      if (this.o.clock.now() >= deadline || this.#flushRequested || bytes + pending >= MAX_TRANSACTION_BYTES || this.#recordsDue() >= this.o.maxRecordsPerTransaction || this.#state !== 'open') break;
       if (pending && (this.o.output.sendsAtOnce || pending >= MAX_SEND_BYTES)) await send(this.#take(MAX_SEND_BYTES));
       else await this.#pause(deadline - this.o.clock.now());
     }
@@ -187,6 +218,7 @@ export class OutputCommitter implements SinkCommitter {
       await send(final);
       final = this.#take(MAX_SEND_BYTES);
     }
+    await settle(0);
     const offsets: OffsetToCommit[] = [];
     for (const [sink, part] of this.#open) {
       // Checked with no await before the offsets go: a partition revoked by then is not ours

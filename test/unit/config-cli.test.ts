@@ -118,7 +118,7 @@ ${pipeline('    delivery: at-least-once')}`);
     expect(printed.schemaRegistry.basicAuth).toEqual({ username: 'registry-user', password: '***' });
     expect(printed.kafka.transactionTimeoutMs).toBe(10_000);
     expect(printed.http).toEqual({ port: 9464, host: '0.0.0.0' });
-    expect(printed.pipelines[0].delivery).toEqual({ mode: 'at-least-once', commitIntervalMs: 20, stallTimeoutMs: 30_000 });
+    expect(printed.pipelines[0].delivery).toEqual({ mode: 'at-least-once', commitIntervalMs: 10, producers: 2, stallTimeoutMs: 30_000 });
     expect(printed.pipelines[0].batching.maxBatchSize).toBe(256);
   });
 

@@ -35,7 +35,7 @@ describe('config', () => {
     const config = parseConfig(JSON.stringify(minimal()), { env: {} });
     const p = config.pipelines[0]!;
     expect(p.codec).toBe('avro');
-    expect(p.delivery).toEqual({ mode: 'exactly-once', commitIntervalMs: 20, stallTimeoutMs: 30_000 });
+    expect(p.delivery).toEqual({ mode: 'exactly-once', commitIntervalMs: 10, producers: 2, stallTimeoutMs: 30_000 });
     expect(p.batching).toEqual({ maxBatchSize: 256, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueuedRecords: 10_000 });
     expect(p.model.executionProviders).toEqual(['cpu']);
     expect(config.kafka.transactionTimeoutMs).toBe(10_000);

@@ -31,7 +31,7 @@ function over(fake: FakeKafka, mode: 'exactly-once' | 'at-least-once', commitInt
     : new AtLeastOnceOutput({ admin, groupId: 'g', producer: shared, commitOffsets: (offsets) => consumer.commitOffsets(offsets.map(({ tp, nextOffset }) => ({ topic: tp.topic, partition: tp.partition, offset: nextOffset.toString() }))) });
   const seen = { rewinds: [] as string[], results: [] as TransactionResult[], troubles: [] as (string | undefined)[], retries: [] as string[] };
   const committer = new OutputCommitter({
-    output, commitIntervalMs, retry, clock: systemClock, timers: systemTimers, logger: silent,
+    output, commitIntervalMs, maxRecordsPerTransaction: 10_000, retry, clock: systemClock, timers: systemTimers, logger: silent,
     onTransaction: (result) => seen.results.push(result),
     onRetry: (err: StreamscoreError) => seen.retries.push(err.code),
     onSettled: () => {},

@@ -19,7 +19,7 @@ import { repo } from '../support/paths.js';
  */
 const reading = JSON.parse(fs.readFileSync(repo('test/fixtures/iot-golden.jsonl'), 'utf8').split('\n')[0]!).event as Record<string, unknown>;
 
-function setUp(opts: { partitions?: number; maxQueuedRecords?: number; commitIntervalMs?: number; stallTimeoutMs?: number; registry?: SchemaRegistryClient } = {}) {
+function setUp(opts: { partitions?: number; maxQueuedRecords?: number; commitIntervalMs?: number; producers?: number; stallTimeoutMs?: number; registry?: SchemaRegistryClient } = {}) {
   const fake = new FakeKafka();
   const partitions = opts.partitions ?? 2;
   fake.createTopic('readings', partitions);
@@ -31,7 +31,7 @@ function setUp(opts: { partitions?: number; maxQueuedRecords?: number; commitInt
     pipelines: [{
       name: 'iot', inputs: ['readings'], groupId: 'g', ...codec, model: { path: repo('models/pump-anomaly.onnx') },
       batching: { maxBatchSize: 8, maxQueueDelayMs: 1, maxQueuedRecords: opts.maxQueuedRecords ?? 8 },
-      delivery: { mode: 'exactly-once', commitIntervalMs: opts.commitIntervalMs ?? 0, stallTimeoutMs: opts.stallTimeoutMs ?? 30_000 },
+      delivery: { mode: 'exactly-once', commitIntervalMs: opts.commitIntervalMs ?? 0, producers: opts.producers ?? 1, stallTimeoutMs: opts.stallTimeoutMs ?? 30_000 },
       outputs: { scored: { topic: 'scored' }, alerts: { topic: 'flags' }, deadLetter: { topic: 'dlq' } },
     }],
   }), { env: {} });
@@ -144,7 +144,7 @@ describe('pipeline over the fake adapter', () => {
     produce(0, 5);
     const fetching = keepFetching(fake);
     await waitFor(() => pipeline.notReady().some((r) => r.includes('readings/0 stalled')), { timeoutMs: 10_000, what: () => `the stall to show: ${JSON.stringify(pipeline.notReady())} calls ${fake.calls.slice(-12).join(',')}` });
-    expect(pipeline.notReady().some((r) => r.includes('output: KAFKA_TRANSACTION_FAILED'))).toBe(true);
+    expect(pipeline.notReady().some((r) => r.includes('output 0: KAFKA_TRANSACTION_FAILED'))).toBe(true);
     const gauge = async () => (await metrics.partitionStalled.get()).values.find((v) => v.labels.partition === 0)?.value;
     expect(await gauge()).toBe(1);
     fake.failNext('EndTxn', undefined, 0);
@@ -178,13 +178,13 @@ describe('pipeline over the fake adapter', () => {
     await fetching();
   }, 20_000);
 
-  it("W5: the first assignment (while the pipeline is still starting) reads every partition's committed offset at once, before any record is fetched; one producer for the instance", async () => {
-    const { fake, pipeline, all } = setUp();
+  it("W5: the first assignment (while the pipeline is still starting) reads every partition's committed offset at once, before any record is fetched; the instance's producers fenced in once each", async () => {
+    const { fake, pipeline, all } = setUp({ producers: 2 });
     fake.assignOnRun('g', all);
     await pipeline.start();
     stop = () => pipeline.close();
     await waitFor(() => fake.calls.filter((c) => c === 'OffsetFetch').length === 2 && fake.calls.includes('InitProducerId'), { timeoutMs: 5_000, what: 'both offsets read and the producer fenced in' });
-    expect(fake.calls.filter((c) => c === 'InitProducerId').length).toBe(1);
+    await waitFor(() => fake.calls.filter((c) => c === 'InitProducerId').length === 2, { timeoutMs: 5_000, what: 'both producers fenced in' });
     expect(fake.calls.filter((c) => c === 'Produce')).toEqual([]);
   });
 
