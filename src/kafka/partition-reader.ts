@@ -130,6 +130,7 @@ export class PartitionRangeReader {
       try {
         return await this.#fetchOnce();
       } catch (err) {
+        if (err instanceof StreamscoreError) throw err;
         if ((err as { type?: string }).type === 'OFFSET_OUT_OF_RANGE') {
           throw new StreamscoreError('KAFKA_OFFSET_OUT_OF_RANGE', `a fetch fell outside its partition's offsets (records deleted by retention while being read?): ${errorMessage(err)}`, { cause: err });
         }
@@ -185,7 +186,15 @@ export class PartitionRangeReader {
     if (!range || from === undefined) return undefined;
     const batch = new Batch(tp.topic, from.toString(), data);
     const raw = batch.messagesWithinOffset;
-    if (!raw.length) return undefined;
+    if (!raw.length) {
+      // Nothing more to read and the log ends short of the range: it was truncated (an unclean
+      // leader election) or deleted since the range was fixed. Fetching again would wait forever.
+      const logEnd = BigInt(data.highWatermark);
+      if (logEnd >= 0n && logEnd <= from && from < range.end) {
+        throw new StreamscoreError('KAFKA_OFFSET_OUT_OF_RANGE', `${key}: the log now ends at offset ${logEnd}, short of the range being read (to ${range.end}): records were truncated or deleted since the range was fixed`);
+      }
+      return undefined;
+    }
     // The record batch's own last offset, not its last record's: compaction and control
     // batches leave offsets with no data record, and reading must move past them.
     const last = raw[raw.length - 1]!;
