@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { StreamscoreError } from '../errors.js';
+import { Decoder, Encoder, addRequestVersion } from './protocol-versions.js';
 
 /**
  * OffsetFetch with require_stable (KIP-447), installed into kafkajs before it loads.
@@ -14,32 +15,12 @@ import { StreamscoreError } from '../errors.js';
  * lacks v7; kafkajs then falls back to v4 (see the README's known limits).
  */
 const require = createRequire(import.meta.url);
-const modulePath = require.resolve('kafkajs/src/protocol/requests/offsetFetch/index.js');
-const original = require(modulePath) as { versions: string[]; protocol: (o: { version: string }) => (args: Args) => unknown };
-const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder;
-const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => KafkaDecoder;
 const { parse } = require('kafkajs/src/protocol/requests/offsetFetch/v2/response.js') as { parse: (data: unknown) => Promise<unknown> };
 const { OffsetFetch: apiKey } = require('kafkajs/src/protocol/requests/apiKeys.js') as { OffsetFetch: number };
 
 interface Args {
   groupId: string;
   topics: { topic: string; partitions: { partition: number }[] }[] | null;
-}
-
-interface KafkaEncoder {
-  writeUVarInt(v: number): KafkaEncoder;
-  writeUVarIntString(v: string | null): KafkaEncoder;
-  writeInt32(v: number): KafkaEncoder;
-  writeBoolean(v: boolean): KafkaEncoder;
-}
-
-interface KafkaDecoder {
-  readInt16(): number;
-  readInt32(): number;
-  readInt64(): { toString(): string };
-  readUVarIntString(): string | null;
-  readUVarIntArray<T>(reader: (d: KafkaDecoder) => T): T[] | null;
-  readTaggedFields(): unknown;
 }
 
 export const STABLE_OFFSET_FETCH_VERSION = 7;
@@ -94,21 +75,14 @@ async function decodeV7(raw: Buffer) {
   return { throttleTime: 0, clientSideThrottleTime: throttleTime, responses, errorCode };
 }
 
-const patched = {
-  versions: [...original.versions, String(STABLE_OFFSET_FETCH_VERSION)],
-  protocol: ({ version }: { version: string }) =>
-    Number(version) === STABLE_OFFSET_FETCH_VERSION
-      ? (args: Args) => ({ request: requestV7(args), response: { decode: decodeV7, parse } })
-      : original.protocol({ version }),
-};
-
-// kafkajs's request table takes OffsetFetch from the module cache when it loads: after this line, the patched one.
-require.cache[modulePath]!.exports = patched;
+const stableFetchInstalled = addRequestVersion<Args>('offsetFetch', 'OffsetFetch', STABLE_OFFSET_FETCH_VERSION, (args) => ({
+  request: requestV7(args),
+  response: { decode: decodeV7, parse },
+}));
 
 /** Refuses to go on when kafkajs's OffsetFetch is not the stable one (kafkajs loaded its requests first). */
 export function assertStableOffsetFetch(): void {
-  const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { OffsetFetch: { versions: string[] } } };
-  if (!requests.OffsetFetch.versions.includes(String(STABLE_OFFSET_FETCH_VERSION))) {
+  if (!stableFetchInstalled()) {
     throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'kafkajs loaded its protocol before src/kafka/stable-offsets.ts: committed offsets could be read stale after a fence, and records scored twice; import src/kafka/client.ts before anything that loads kafkajs');
   }
 }

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { StreamscoreError } from '../errors.js';
+import { Decoder, Encoder, type KafkaEncoder, addRequestVersion } from './protocol-versions.js';
 
 /**
  * TxnOffsetCommit v3 (KIP-447), installed into kafkajs before it loads. kafkajs 2.2.4 speaks
@@ -12,10 +13,6 @@ import { StreamscoreError } from '../errors.js';
  * so it is set per transactional id before the offsets are sent.
  */
 const require = createRequire(import.meta.url);
-const modulePath = require.resolve('kafkajs/src/protocol/requests/txnOffsetCommit/index.js');
-const original = require(modulePath) as { versions: string[]; protocol: (o: { version: string }) => (args: Args) => unknown };
-const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder;
-const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => KafkaDecoder;
 const { parse } = require('kafkajs/src/protocol/requests/txnOffsetCommit/v0/response.js') as { parse: (data: unknown) => Promise<unknown> };
 const { TxnOffsetCommit: apiKey } = require('kafkajs/src/protocol/requests/apiKeys.js') as { TxnOffsetCommit: number };
 
@@ -34,23 +31,6 @@ interface Args {
   producerId: number | string;
   producerEpoch: number;
   topics: { topic: string; partitions: { partition: number; offset: string; metadata?: string | null }[] }[];
-}
-
-interface KafkaEncoder {
-  writeUVarInt(v: number): KafkaEncoder;
-  writeUVarIntString(v: string | null): KafkaEncoder;
-  writeInt16(v: number): KafkaEncoder;
-  writeInt32(v: number): KafkaEncoder;
-  writeInt64(v: number | string): KafkaEncoder;
-  readonly buffer: Buffer;
-}
-
-interface KafkaDecoder {
-  readInt16(): number;
-  readInt32(): number;
-  readUVarIntString(): string | null;
-  readUVarIntArray<T>(reader: (d: KafkaDecoder) => T): T[] | null;
-  readTaggedFields(): unknown;
 }
 
 const metadataByTransactionalId = new Map<string, GroupMetadata>();
@@ -128,21 +108,14 @@ function requestV3(args: Args) {
   };
 }
 
-export const txnOffsetCommitProtocol = {
-  versions: [...original.versions, String(GENERATION_FENCED_VERSION)],
-  protocol: ({ version }: { version: string }) =>
-    Number(version) === GENERATION_FENCED_VERSION
-      ? (args: Args) => ({ request: requestV3(args), response: { decode: decodeTxnOffsetCommitV3, parse } })
-      : original.protocol({ version }),
-};
-
-// kafkajs's request table takes TxnOffsetCommit from the module cache when it loads: after this line, ours.
-require.cache[modulePath]!.exports = txnOffsetCommitProtocol;
+const generationFencingInstalled = addRequestVersion<Args>('txnOffsetCommit', 'TxnOffsetCommit', GENERATION_FENCED_VERSION, (args) => ({
+  request: requestV3(args),
+  response: { decode: decodeTxnOffsetCommitV3, parse },
+}));
 
 /** Refuses to go on when kafkajs's TxnOffsetCommit is not ours (kafkajs loaded its requests first): zombies would not be fenced. */
 export function assertGenerationFencing(): void {
-  const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { TxnOffsetCommit: { versions: string[] } } };
-  if (!requests.TxnOffsetCommit.versions.includes(String(GENERATION_FENCED_VERSION))) {
+  if (!generationFencingInstalled()) {
     throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', 'kafkajs loaded its protocol before src/kafka/txn-offset-commit.ts: exactly-once offsets would carry no group generation, and a paused instance could commit partitions another owns; import src/kafka/client.ts before anything that loads kafkajs');
   }
 }
