@@ -112,12 +112,8 @@ export class TransactionalOutput implements PipelineOutput {
     }
   }
 
-  async committedOffset(tp: TopicPartition): Promise<bigint> {
-    try {
-      return await this.o.admin.committedOffset(this.o.groupId, tp, this.o.transactionTimeoutMs + ABORT_SLACK_MS);
-    } catch (err) {
-      throw classifyTransactionError(err, 'KAFKA_REQUEST_FAILED');
-    }
+  committedOffset(tp: TopicPartition): Promise<bigint> {
+    return this.o.admin.committedOffset(this.o.groupId, tp, this.o.transactionTimeoutMs + ABORT_SLACK_MS);
   }
 
   async begin(): Promise<void> {

@@ -150,10 +150,10 @@ export class GroupSource {
     // were out of the group: paused past the session timeout, or a new member id) another
     // member may have owned and committed it meanwhile: every partition is taken over anew.
     const continuous = previous !== undefined && generation !== undefined && previous.memberId === memberId && generation.generationId === previous.generationId + 1;
-    const kept = continuous ? this.#assigned : new Map<string, TopicPartition>();
     const next = new Map<string, TopicPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(partitionKey({ topic, partition }), { topic, partition });
-    const revoked = [...this.#assigned].filter(([key]) => !next.has(key) || !kept.has(key)).map(([, tp]) => tp);
+    const kept = new Set(continuous ? [...this.#assigned.keys()].filter((key) => next.has(key)) : []);
+    const revoked = [...this.#assigned].filter(([key]) => !kept.has(key)).map(([, tp]) => tp);
     const added = [...next].filter(([key]) => !kept.has(key)).map(([, tp]) => tp);
     this.#assigned = next;
     if (revoked.length) this.#revoke(revoked);

@@ -254,7 +254,7 @@ export class Pipeline implements SourceListener {
     part.sink = undefined;
     this.#batcher?.discard((item) => item.sink === sink);
     this.#troubles.delete(`${partitionKey(part.tp)} offsets`);
-    void sink.close().then(() => { for (const c of this.#committers) c.unregister(sink); });
+    void sink.close();
   }
 
   async batch(fetched: FetchedBatch): Promise<void> {

@@ -42,8 +42,12 @@ interface Part {
 /** At-least-once sends in flight at once: the broker works on one while the next is encoded. */
 const MAX_SENDS_IN_FLIGHT = 4;
 
-/** A partition left the transaction (revoked, rewound, closed) before it committed. */
-const PARTITION_LEFT = 'a partition was revoked or rewound mid-transaction';
+/** A partition left the transaction (revoked, rewound, closed) before it committed: nothing failed on the broker's side. */
+class PartitionLeft extends Error {
+  constructor() {
+    super('a partition was revoked or rewound mid-transaction');
+  }
+}
 
 /**
  * The commit cadence of one pipeline instance. Inference batches are formed for the model,
@@ -100,10 +104,6 @@ export class OutputCommitter implements SinkCommitter {
     this.#sinks.add(sink);
   }
 
-  unregister(sink: PartitionSink): void {
-    this.#sinks.delete(sink);
-  }
-
   committedOffset(tp: TopicPartition): Promise<bigint> {
     return this.o.output.committedOffset(tp);
   }
@@ -121,8 +121,9 @@ export class OutputCommitter implements SinkCommitter {
     this.#flushRequested = false;
   }
 
-  async settled(sink: PartitionSink): Promise<void> {
+  async release(sink: PartitionSink): Promise<void> {
     while (this.#open.has(sink) && this.#current) await this.#current;
+    this.#sinks.delete(sink);
   }
 
   #signal(): void {
@@ -155,7 +156,7 @@ export class OutputCommitter implements SinkCommitter {
   async #run(): Promise<void> {
     await this.start();
     while (this.#state === 'open' && this.#pendingBytes() > 0) {
-      this.#current = this.#transaction().catch((err: unknown) => this.#recover(classifyTransactionError(err)));
+      this.#current = this.#transaction().catch((err: unknown) => this.#recover(err));
       await this.#current;
       this.#current = undefined;
     }
@@ -223,7 +224,7 @@ export class OutputCommitter implements SinkCommitter {
     for (const [sink, part] of this.#open) {
       // Checked with no await before the offsets go: a partition revoked by then is not ours
       // to commit in the generation the output reads now.
-      if (sink.state !== 'ready' || sink.generation !== part.generation) throw new StreamscoreError('KAFKA_TRANSACTION_FAILED', PARTITION_LEFT);
+      if (sink.state !== 'ready' || sink.generation !== part.generation) throw new PartitionLeft();
       const last = part.chunks[part.chunks.length - 1];
       if (last) offsets.push({ tp: sink.tp, nextOffset: last.lastOffset + 1n });
     }
@@ -250,12 +251,12 @@ export class OutputCommitter implements SinkCommitter {
    * partitions read their committed offsets from the broker and rewind there, and replace the
    * producer (a new one with the same id fences the old).
    */
-  async #recover(err: StreamscoreError): Promise<void> {
+  async #recover(failure: unknown): Promise<void> {
     const involved = [...this.#open.keys()];
     this.#open = new Map();
     if (this.#state !== 'open') return;
-    if (err.message === PARTITION_LEFT) {
-      // Nothing failed on the broker's side: an abort ends it, and the producer stays.
+    if (failure instanceof PartitionLeft) {
+      // An abort ends it, and the producer stays.
       const aborted = await this.o.output.abort().then(() => true, () => false);
       if (aborted) {
         this.o.onTransaction('aborted', 0);
@@ -263,6 +264,7 @@ export class OutputCommitter implements SinkCommitter {
         return;
       }
     }
+    const err = failure instanceof PartitionLeft ? new StreamscoreError('KAFKA_TRANSACTION_FAILED', `${failure.message}, and the abort failed`) : classifyTransactionError(failure);
     this.#state = 'opening';
     await this.o.output.abort().catch(() => {});
     const stale = err.code === 'KAFKA_GENERATION_STALE';

@@ -1,10 +1,9 @@
 import type { TopicPartition } from '../kafka/records.js';
 import { ChunkQueue, type ScoredChunk } from './chunk-queue.js';
-import { type StreamscoreError, errorMessage } from '../errors.js';
+import { StreamscoreError, errorMessage } from '../errors.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { Backoff, type RetryPolicy } from '../util/backoff.js';
-import { classifyTransactionError } from '../kafka/errors.js';
 
 export type { ScoredChunk } from './chunk-queue.js';
 
@@ -14,10 +13,8 @@ export interface SinkCommitter {
   committedOffset(tp: TopicPartition): Promise<bigint>;
   /** A chunk was queued: the next transaction may begin. */
   wake(): void;
-  /** Commits what is queued now, without waiting for the interval. */
-  flush(): Promise<void>;
-  /** Settles once the transaction this sink has records in (if any) has ended. */
-  settled(sink: PartitionSink): Promise<void>;
+  /** Forgets the sink once the transaction it has records in (if any) has ended. */
+  release(sink: PartitionSink): Promise<void>;
 }
 
 export interface PartitionSinkOptions {
@@ -122,7 +119,7 @@ export class PartitionSink {
       } catch (err) {
         // Closed meanwhile: nothing to report.
         if (this.state !== 'opening') return;
-        await this.failed(classifyTransactionError(err, 'KAFKA_REQUEST_FAILED'));
+        await this.failed(err instanceof StreamscoreError ? err : new StreamscoreError('KAFKA_REQUEST_FAILED', `reading the committed offset failed: ${errorMessage(err)}`, { cause: err }));
         if (this.state !== 'opening') return;
       }
     }
@@ -172,11 +169,6 @@ export class PartitionSink {
     return this.ready;
   }
 
-  /** Commits what is pending now, without waiting for the interval, and resolves when it is committed (or dropped). */
-  drained(): Promise<void> {
-    return this.o.committer.flush();
-  }
-
   /** Counts a failure, reports it once the budget is spent, and waits out the backoff. */
   private async failed(err: StreamscoreError): Promise<void> {
     const delayMs = this.openBackoff.fail();
@@ -199,13 +191,13 @@ export class PartitionSink {
     this.o.onTrouble(undefined);
   }
 
-  /** Stops taking chunks; resolves once the transaction it has records in (if any) has ended. */
+  /** Stops taking chunks; resolves once the transaction it has records in (if any) has ended and the committer has let it go. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.generation++;
     this.pending.clear();
-    await this.o.committer.settled(this);
+    await this.o.committer.release(this);
     this.inTransaction = 0;
     if (this.troubled) this.o.onTrouble(undefined);
   }
