@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Producer } from 'kafkajs';
-import { createTopics, kafkaForSuite, readTopic, uniqueName } from '../support/kafka.js';
+import { createTopics, highWatermarks, kafkaForSuite, readAll, readTopic, uniqueName } from '../support/kafka.js';
 
 describe('the broker runs Kafka transactions', () => {
   const { kafka, admin } = kafkaForSuite();
@@ -49,5 +49,23 @@ describe('the broker runs Kafka transactions', () => {
     // The same log read uncommitted shows the aborted records are really there.
     const uncommitted = await readTopic(kafka, topic, { readUncommitted: true, until: (r) => r.length >= 51 });
     expect(uncommitted.filter((r) => r.value?.toString().startsWith('aborted-'))).toHaveLength(50);
+  });
+
+  // readAll once took kafkajs's admin offsets for its end: those are the last stable offset,
+  // which stays before a transaction until its markers are written, a moment after the
+  // commit returns. A replay test reading its output just after the replay ended saw nothing
+  // (CI, Node 24). An open transaction holds that moment still.
+  it('the end a test reads to is the high watermark, not the stable offset before an open transaction', async () => {
+    const topic = uniqueName('txn-open');
+    await createTopics(admin, [topic]);
+    const producer = await transactionalProducer();
+    const txn = await producer.transaction();
+    await txn.send({ topic, messages: Array.from({ length: 10 }, (_, i) => ({ value: String(i) })) });
+
+    expect(await highWatermarks(kafka, topic)).toEqual(new Map([[0, 10n]]));
+    expect((await admin.fetchTopicOffsets(topic))[0]!.high).toBe('0');
+
+    await txn.commit();
+    expect((await readAll(kafka, topic)).map((r) => r.value?.toString())).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
   });
 });

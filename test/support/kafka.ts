@@ -2,7 +2,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { createTopicsAndWait } from '../../src/kafka/admin.js';
 
-export { uniqueName, readTopic, readAll, type ReadOptions } from './read.js';
+export { uniqueName, readTopic, readAll, highWatermarks, type ReadOptions } from './read.js';
 
 export const kafkaBrokers = () => inject('kafkaBrokers');
 export const schemaRegistryUrl = () => inject('schemaRegistryUrl');

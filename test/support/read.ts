@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { EachMessagePayload, Kafka } from 'kafkajs';
 import { waitFor } from '../../src/util/wait.js';
+import { createKafkajsCluster } from '../../src/kafka/stable-offsets.js';
 
 /** Topic names are unique per test so tests never see each other's records. */
 export function uniqueName(prefix: string): string {
@@ -30,18 +31,44 @@ export async function readTopic(kafka: Kafka, topic: string, opts: ReadOptions):
   return records;
 }
 
-/**
- * Reads a topic from the beginning to its current end (the high watermarks when called),
- * under read_committed: call it once the writers are done, to see everything, duplicates
- * included. Batches of only control records count as progress too.
- */
 export type ReadRecord = EachMessagePayload['message'] & { partition: number };
 
+interface OffsetsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  fetchTopicsOffset(topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[]):
+    Promise<{ partitions: { partition: number; offset: string }[] }[]>;
+}
+
+/**
+ * The high watermark of each partition. kafkajs's admin lists offsets read_committed, which
+ * answers the last stable offset: just after a transaction commits, and before the
+ * coordinator has written its markers, that is still the offset before the transaction.
+ */
+export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  const cluster = createKafkajsCluster<OffsetsCluster>(kafka, { isolationLevel: 0, allowAutoTopicCreation: false });
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => ({ partition: p.partitionId }));
+    const [answer] = await cluster.fetchTopicsOffset([{ topic, fromBeginning: false, partitions }]);
+    return new Map(answer!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
+  } finally {
+    await cluster.disconnect();
+  }
+}
+
+/**
+ * Reads a topic from the beginning to its high watermarks when called, under read_committed:
+ * call it once the writers are done, to see everything, duplicates included. A transaction
+ * committed but not yet marked is waited for, not missed. Batches of only control records
+ * count as progress too.
+ */
+
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadRecord[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-  await admin.disconnect();
+  const ends = await highWatermarks(kafka, topic);
   const positions = new Map<number, bigint>([...ends.keys()].map((p) => [p, 0n]));
   const consumer = kafka.consumer({ groupId: uniqueName('read-all'), maxWaitTimeInMs: 250 });
   const records: ReadRecord[] = [];
