@@ -33,6 +33,9 @@ export async function readTopic(kafka: Kafka, topic: string, opts: ReadOptions):
 
 export type ReadRecord = EachMessagePayload['message'] & { partition: number };
 
+/** kafkajs's isolation level that lists offsets to the log's end, open transactions included. */
+const READ_UNCOMMITTED = 0;
+
 interface OffsetsCluster {
   connect(): Promise<void>;
   disconnect(): Promise<void>;
@@ -48,7 +51,7 @@ interface OffsetsCluster {
  * coordinator has written its markers, that is still the offset before the transaction.
  */
 export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const cluster = createKafkajsCluster<OffsetsCluster>(kafka, { isolationLevel: 0, allowAutoTopicCreation: false });
+  const cluster = createKafkajsCluster<OffsetsCluster>(kafka, { isolationLevel: READ_UNCOMMITTED, allowAutoTopicCreation: false });
   await cluster.connect();
   try {
     await cluster.addTargetTopic(topic);
@@ -66,7 +69,6 @@ export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<n
  * committed but not yet marked is waited for, not missed. Batches of only control records
  * count as progress too.
  */
-
 export async function readAll(kafka: Kafka, topic: string, timeoutMs = 60_000): Promise<ReadRecord[]> {
   const ends = await highWatermarks(kafka, topic);
   const positions = new Map<number, bigint>([...ends.keys()].map((p) => [p, 0n]));
