@@ -2,6 +2,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { createRegistryClient } from '../codec/schema-registry.js';
 import { loadConfig } from '../config/load.js';
+import { limitHeapGrowth } from '../runtime/heap-growth.js';
 import { StreamscoreError } from '../errors.js';
 import { KafkaClient } from '../kafka/client.js';
 import { parseBound } from '../replay/ranges.js';
@@ -63,6 +64,7 @@ export async function replayCommand(args: string[]): Promise<number> {
   const to = parseBound(values.to, 'to');
 
   const config = loadConfig(values.config!);
+  limitHeapGrowth();
   const pipeline = config.pipelines.find((p) => p.name === values.pipeline);
   if (!pipeline) throw new StreamscoreError('CLI_USAGE', `no pipeline '${values.pipeline}' in ${values.config} (it has: ${config.pipelines.map((p) => p.name).join(', ')})`);
   // stdout is the summary's: the log goes to stderr, quiet unless asked for.

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
 import { Service } from '../pipeline/service.js';
+import { limitHeapGrowth } from '../runtime/heap-growth.js';
 import { helpAsked, parseCommandArgs } from './args.js';
 
 export const RUN_USAGE = `usage: streamscore run --config FILE
@@ -27,6 +28,7 @@ export async function runCommand(args: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig(values.config);
+  limitHeapGrowth();
   const logger = createLogger(config.log.level);
   const service = new Service({ config, logger, registry: new Registry() });
   let stopping = false;
