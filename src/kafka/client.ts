@@ -2,6 +2,7 @@
 import { assertReadCommittedFilter } from './read-committed.js';
 import { assertStableOffsetFetch } from './stable-offsets.js';
 import { assertGenerationFencing } from './txn-offset-commit.js';
+import { assertGenerationRecording } from './group-generation.js';
 import fs from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig as KafkaConfigOptions, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config/types.js';
@@ -39,6 +40,7 @@ export class KafkaClient {
     assertReadCommittedFilter();
     assertStableOffsetFetch();
     assertGenerationFencing();
+    assertGenerationRecording();
     const ssl = config.ssl
       ? {
           rejectUnauthorized: config.ssl.rejectUnauthorized,

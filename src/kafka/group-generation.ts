@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { StreamscoreError } from '../errors.js';
 
 /**
  * The consumer group generation kafkajs joined in, which it never exposes and an
@@ -9,6 +10,8 @@ import { createRequire } from 'node:module';
  */
 const require = createRequire(import.meta.url);
 const modulePath = require.resolve('kafkajs/src/consumer/offsetManager/index.js');
+// A consumer group module loaded before this one holds kafkajs's own OffsetManager for good.
+const loadedTooLate = require.resolve('kafkajs/src/consumer/consumerGroup.js') in require.cache;
 type Constructor = new (options: { memberId: string; generationId: number }) => object;
 const OffsetManager = require(modulePath) as Constructor;
 
@@ -23,6 +26,13 @@ export function recordGroupGeneration(memberId: string, generationId: number): v
 export function groupGeneration(memberId: string): { memberId: string; generationId: number } | undefined {
   const generationId = generations.get(memberId);
   return generationId === undefined ? undefined : { memberId, generationId };
+}
+
+/** Throws when kafkajs's consumer group loaded first: no generation would ever be recorded, and every exactly-once commit would be refused. */
+export function assertGenerationRecording(): void {
+  if (loadedTooLate) {
+    throw new StreamscoreError('KAFKA_READ_COMMITTED_UNSAFE', "kafkajs loaded its consumer group before src/kafka/group-generation.ts: the group generation would never be known and no exactly-once commit could succeed; import src/kafka/kafkajs-fixes.ts before anything that loads kafkajs");
+  }
 }
 
 class GenerationRecordingOffsetManager extends OffsetManager {
