@@ -7,6 +7,7 @@ import { waitFor } from '../src/util/wait.js';
 import { uniqueName } from '../test/support/read.js';
 import { repo } from '../test/support/paths.js';
 import { PARTITIONS, type Timing, endOffsets, groupCaughtUp, timing } from './common.js';
+import { keyHashPartitioner } from '../src/kafka/partitioner.js';
 
 /** ONNX Runtime alone: rows/s of the fraud model at each batch size, one intra-op thread. */
 export async function onnxCeiling(batchSizes: number[], runsPerSize: number): Promise<Record<string, number>> {
@@ -35,7 +36,7 @@ export async function kafkajsPipe(kafka: Kafka, admin: Admin, input: string, cou
   const group = `${out}-g`;
   await createTopicsAndWait(admin, [{ topic: out, numPartitions: PARTITIONS }]);
   const producers = new Map<number, Producer>();
-  const shared = transactional ? undefined : kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const shared = transactional ? undefined : kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: keyHashPartitioner });
   await shared?.connect();
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -52,7 +53,7 @@ export async function kafkajsPipe(kafka: Kafka, admin: Admin, input: string, cou
       }
       let producer = producers.get(batch.partition);
       if (!producer) {
-        producer = kafka.producer({ transactionalId: `${group}-${batch.partition}`, idempotent: true, maxInFlightRequests: 1, retry: { initialRetryTime: 2, retries: 25 } });
+        producer = kafka.producer({ transactionalId: `${group}-${batch.partition}`, idempotent: true, maxInFlightRequests: 1, retry: { initialRetryTime: 2, retries: 25 }, createPartitioner: keyHashPartitioner });
         await producer.connect();
         producers.set(batch.partition, producer);
       }

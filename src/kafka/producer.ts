@@ -2,6 +2,7 @@ import type { Message, Producer, TopicMessages } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import { classifyTransactionError } from './errors.js';
 import { type OutgoingRecord, type TopicPartition, partitionKey } from './records.js';
+import { keyHashPartitioner } from './partitioner.js';
 
 /** Where a record was written. */
 export interface RecordPosition extends TopicPartition {
@@ -30,7 +31,7 @@ export class RecordProducer {
   constructor(client: KafkaClient) {
     // One request in flight keeps each partition's records in the order given, which is what
     // lets send() report every record's offset from its partition's base offset.
-    this.#producer = client.raw.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.#producer = client.raw.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: keyHashPartitioner });
   }
 
   connect(): Promise<void> {

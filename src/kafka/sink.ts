@@ -8,6 +8,7 @@ import { classifyTransactionError } from './errors.js';
 import { type RecordProducer, toTopicMessages } from './producer.js';
 import { type GroupMetadata, setTransactionGroupMetadata } from './txn-offset-commit.js';
 import type { OutgoingRecord, TopicPartition } from './records.js';
+import { keyHashPartitioner } from './partitioner.js';
 
 /** A partition's offset to store with a commit: where its next owner starts reading. */
 export interface OffsetToCommit {
@@ -49,7 +50,7 @@ const PRODUCER_RETRY = { initialRetryTime: 2, maxRetryTime: 1_000, retries: 10 }
 
 /** A transactional producer for `transactionalId`, to be fenced in before use. */
 export function transactionalProducer(client: KafkaClient, transactionalId: string, transactionTimeoutMs: number): Producer {
-  return client.raw.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: transactionTimeoutMs, retry: PRODUCER_RETRY });
+  return client.raw.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: transactionTimeoutMs, retry: PRODUCER_RETRY, createPartitioner: keyHashPartitioner });
 }
 
 /** Connects; InitProducerId then completes or aborts whatever an earlier producer with the id left open, and fences it. */
