@@ -39,8 +39,8 @@ const STAGES: [RegExp, string][] = [
   [/node_modules\/onnxruntime/, 'onnxruntime-node'],
   [/node_modules\/prom-client/, 'prom-client'],
   [/node_modules\/pino|thread-stream/, 'logging'],
-  [/src\/(codec|inference\/features)/, 'streamscore: decode + features'],
-  [/src\/(sink|pipeline|batching|source)/, 'streamscore: batching, outputs, sinks'],
+  [/(src|dist)\/(codec|inference\/features)/, 'streamscore: decode + features'],
+  [/(src|dist)\/(sink|pipeline|batching|source|kafka)/, 'streamscore: batching, outputs, sinks'],
   [/\(garbage collector\)/, 'garbage collection'],
   [/\(idle\)|\(program\)/, 'idle / native (incl. ONNX Runtime threads)'],
 ];
