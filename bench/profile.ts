@@ -3,7 +3,7 @@
  * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
  *
  * npm run bench:profile -- --memory [--node-options "--max-old-space-size=256"]
- *     [--kafka '{"fetchMaxBytes":1048576}'] [--batching '{"maxQueuedRecords":2048}'] [--built]
+ *     [--kafka '{"fetchMaxBytes":1048576}'] [--batching '{"maxQueuedRecords":2048}'] [--model '{"intraOpThreads":2}'] [--built]
  * the same drain without the profiler, reporting events/s, the service's CPU seconds and its
  * peak RSS, V8 heap and external memory: for trying memory settings one run at a time.
  * --built runs dist/ (npm run build first) as the image does, not the sources through tsx.
@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({ options: {
   'node-options': { type: 'string', default: '' },
   kafka: { type: 'string', default: '{}' },
   batching: { type: 'string', default: '{}' },
+  model: { type: 'string', default: '{}' },
 } });
 /** Which stage a profiled function belongs to, by the file it lives in. */
 const STAGES: [RegExp, string][] = [
@@ -62,6 +63,7 @@ const config = structuredClone(serviceConfig({ brokers: stack.kafkaBrokers, regi
   { delivery: 'exactly-once', maxBatchSize: 256, maxQueueDelayMs: 5 }));
 Object.assign(config.kafka, JSON.parse(opts.kafka!));
 Object.assign(config.pipelines[0]!.batching, JSON.parse(opts.batching!));
+Object.assign(config.pipelines[0]!.model, JSON.parse(opts.model!));
 fs.writeFileSync(configFile, JSON.stringify(config));
 const memoryFile = path.join(dir, 'memory.json');
 const instrument = opts.memory ? ['--import', repo('bench/support/memory-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
@@ -77,7 +79,7 @@ await admin.deleteTopics({ topics: [input, ...Object.values(out)] }).catch(() =>
 await admin.disconnect();
 await stackDown({ kafka: stack.startedKafka, registry: stack.startedRegistry });
 if (opts.memory) {
-  process.stdout.write(`${JSON.stringify({ eventsPerSec: Math.round(N / seconds), nodeOptions: opts['node-options'], kafka: JSON.parse(opts.kafka!), batching: JSON.parse(opts.batching!), built: opts.built, ...JSON.parse(fs.readFileSync(memoryFile, 'utf8')) })}\n`);
+  process.stdout.write(`${JSON.stringify({ eventsPerSec: Math.round(N / seconds), nodeOptions: opts['node-options'], kafka: JSON.parse(opts.kafka!), batching: JSON.parse(opts.batching!), model: JSON.parse(opts.model!), built: opts.built, ...JSON.parse(fs.readFileSync(memoryFile, 'utf8')) })}\n`);
   process.exit(0);
 }
 await waitFor(() => fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), { timeoutMs: 10_000, what: 'the CPU profile' });
