@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { avroType } from '../../src/codec/avro-types.js';
+import { avroType, decimalBytes, decimalUnscaled } from '../../src/codec/avro-types.js';
 import { readOnnxMetadata } from '../../src/inference/onnx-metadata.js';
 import { repo } from '../support/paths.js';
 
@@ -16,6 +16,29 @@ describe('Avro logical types', () => {
     expect(type.toBuffer({ amount: 1.23 }).subarray(1)).toEqual(Buffer.from([0x7b]));
     expect(type.toBuffer({ amount: -1.23 }).subarray(1)).toEqual(Buffer.from([0x85]));
     expect(type.toBuffer({ amount: 1.28 }).subarray(1)).toEqual(Buffer.from([0x00, 0x80]));
+  });
+
+  /** BigInteger.toByteArray's bytes, the way Java writes an unscaled decimal. */
+  function javaBytes(unscaled: bigint): Buffer {
+    const n = unscaled < 0n ? -unscaled - 1n : unscaled;
+    const bytes = Math.floor(n.toString(2).length / 8) + 1;
+    const twos = unscaled < 0n ? (1n << BigInt(bytes * 8)) + unscaled : unscaled;
+    return Buffer.from(twos.toString(16).padStart(bytes * 2, '0'), 'hex');
+  }
+
+  it('writes and reads the same bytes as BigInteger at every byte length, on both sides of the six-byte number fast path', () => {
+    const values: bigint[] = [0n, 1n, -1n, 127n, 128n, -128n, -129n];
+    for (let bits = 8; bits <= 53; bits++) {
+      const edge = 1n << BigInt(bits - 1);
+      values.push(edge - 1n, edge, -edge, -edge - 1n);
+    }
+    for (let i = 0; i < 2_000; i++) values.push(BigInt(Math.round((Math.random() - 0.5) * 2 ** (1 + (i % 53)))));
+    for (const unscaled of values) {
+      if (unscaled > BigInt(Number.MAX_SAFE_INTEGER) || unscaled < BigInt(Number.MIN_SAFE_INTEGER)) continue;
+      const expected = javaBytes(unscaled);
+      expect(decimalBytes(Number(unscaled)), String(unscaled)).toEqual(expected);
+      expect(decimalUnscaled(expected), String(unscaled)).toBe(Number(unscaled));
+    }
   });
 });
 

@@ -28,7 +28,7 @@ describe('OutputRecords', () => {
     const outputs = new OutputRecords(encoder, { name: 'fraud', version: '2.0.0', executionProvider: 'cpu', featureNames: [] }, 'scored');
     const first = outputs.record({ cardId: 'c1', note: 'first' }, null, 0.9, 0.5, { topic: 'in', partition: 3, offset: '41' }, 1_000);
     const second = outputs.record({ cardId: 'c2' }, null, 0.1, 0.5, { topic: 'in', partition: 4, offset: '42' }, 2_000);
-    const type = avroType(schema);
+    const type = avroType(JSON.stringify(schema));
     expect(type.fromBuffer(first.value!.subarray(5))).toEqual({
       cardId: 'c1', note: 'first', score: 0.9, alert: true, threshold: 0.5,
       model: { name: 'fraud', version: '2.0.0' }, source: { topic: 'in', partition: 3, offset: 41 }, scoredAt: 1_000,
