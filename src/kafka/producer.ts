@@ -15,8 +15,10 @@ export function toTopicMessages(records: readonly OutgoingRecord[]): TopicMessag
   for (const r of records) {
     let list = byTopic.get(r.topic);
     if (!list) byTopic.set(r.topic, (list = []));
-    // kafkajs's types leave out the null header value Kafka allows; our produce encoder writes it (produce-request.ts).
-    list.push({ key: r.key, value: r.value, headers: r.headers as Message['headers'], partition: r.partition });
+    // The record itself (kafkajs reads key, value, headers, partition and ignores topic): a copy
+    // per record was garbage. kafkajs's types leave out the null header value Kafka allows; our
+    // produce encoder writes it (produce-request.ts).
+    list.push(r as Message);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

@@ -20,7 +20,9 @@ export interface RecordReaderOptions {
 
 function copyHeaders(headers: IHeaders | undefined): RecordHeaders {
   const out: RecordHeaders = {};
-  for (const [name, v] of Object.entries(headers ?? {})) {
+  // for-in, not Object.entries: an array per record per header was a twentieth of a full-speed drain's allocation.
+  for (const name in headers) {
+    const v = headers[name];
     const first = Array.isArray(v) ? v[0] : v;
     out[name] = Buffer.isBuffer(first) ? Buffer.from(first) : first;
   }

@@ -51,6 +51,8 @@ export const MAX_TRANSACTION_BYTES = 4 * 1024 * 1024;
 /** A record's size for send and transaction caps and queue accounting: payload plus a fixed allowance. */
 export function recordBytes(r: OutgoingRecord): number {
   let n = 64 + (r.value?.length ?? 0) + (r.key?.length ?? 0);
-  for (const [k, v] of Object.entries(r.headers ?? {})) n += k.length + (v?.length ?? 0);
+  const headers = r.headers;
+  // for-in: Object.entries made an array per record per header (a sixteenth of a full-speed drain's allocation).
+  for (const k in headers) n += k.length + (headers[k]?.length ?? 0);
   return n;
 }

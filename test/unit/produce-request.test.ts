@@ -38,7 +38,7 @@ function message(rnd: () => number, base: number, withTimestamp: boolean) {
   };
 }
 
-function request(seed: number, withTimestamps = true) {
+function request(seed: number, withTimestamps = true, maxMessages = 50) {
   const rnd = random(seed);
   const base = 1_700_000_000_000;
   const topicData = Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, t) => ({
@@ -46,7 +46,7 @@ function request(seed: number, withTimestamps = true) {
     partitions: Array.from({ length: 1 + Math.floor(rnd() * 4) }, (_, p) => ({
       partition: p * 3,
       firstSequence: Math.floor(rnd() * 1e6),
-      messages: Array.from({ length: 1 + Math.floor(rnd() * 50) }, () => message(rnd, base, withTimestamps)),
+      messages: Array.from({ length: 1 + Math.floor(rnd() * maxMessages) }, () => message(rnd, base, withTimestamps)),
     })),
   }));
   const transactional = rnd() < 0.5;
@@ -72,6 +72,16 @@ describe('produce request encoding', () => {
       const args = request(seed);
       expect(encodeProduceRequest(args).equals(await kafkajsBytes(args)), `seed ${seed}`).toBe(true);
     }
+  });
+
+  it('writes the same bytes for a request larger than the sizing scratch starts (it grows), and for a small one after it', async () => {
+    const large = request(61, true, 3_000);
+    // Five numbers per record and two per header value: past the scratch's first 2^14.
+    const sized = large.topicData.flatMap((t) => t.partitions).flatMap((p) => p.messages).reduce((n, m) => n + 5 + 2 * Object.values(m.headers).flat().length, 0);
+    expect(sized).toBeGreaterThan(1 << 14);
+    expect(encodeProduceRequest(large).equals(await kafkajsBytes(large))).toBe(true);
+    const small = request(62);
+    expect(encodeProduceRequest(small).equals(await kafkajsBytes(small))).toBe(true);
   });
 
   it('stamps records without a timestamp with the time of encoding, as kafkajs does', async () => {
