@@ -5,6 +5,7 @@ import type { OffsetToCommit, PipelineOutput } from '../kafka/sink.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { Backoff, type RetryPolicy } from '../util/backoff.js';
+import { TroubleReporter } from '../util/trouble.js';
 import { type ScoredChunk, chunkBytes } from './chunk-queue.js';
 import type { PartitionSink, SinkCommitter } from './partition-sink.js';
 
@@ -73,11 +74,13 @@ export class OutputCommitter implements SinkCommitter {
   #takeFrom = 0;
   #wakeUp: (() => void) | undefined;
   #flushRequested = false;
-  #troubled = false;
+
+  readonly #trouble: TroubleReporter;
 
   constructor(private readonly o: CommitterOptions) {
     this.#openBackoff = new Backoff(o.retry);
     this.#commitBackoff = new Backoff(o.retry);
+    this.#trouble = new TroubleReporter({ logger: o.logger, unready: 'the pipeline', onRetry: o.onRetry, onTrouble: o.onTrouble });
   }
 
   get transactionalId(): string | undefined {
@@ -298,24 +301,12 @@ export class OutputCommitter implements SinkCommitter {
 
   /** Counts a failure, reports it once the budget is spent, and waits out the backoff. */
   async #failed(err: StreamscoreError, backoff: Backoff, what: string): Promise<void> {
-    const delayMs = backoff.fail();
-    this.o.onRetry(err);
-    const fields = { code: err.code, err: errorMessage(err), failures: backoff.failures, retryInMs: delayMs, transactionalId: this.transactionalId };
-    if (backoff.exhausted && !this.#troubled) {
-      this.#troubled = true;
-      this.o.logger.error(fields, `${what}: still failing; the pipeline is reported unready until it works again`);
-      this.o.onTrouble(err);
-    } else {
-      this.o.logger.debug(fields, what);
-    }
-    await this.#pause(delayMs);
+    await this.#pause(this.#trouble.failed(err, backoff, what, { transactionalId: this.transactionalId }));
   }
 
+  /** Both the producer and its transactions work again. */
   #clearTrouble(): void {
-    if (!this.#troubled || this.#openBackoff.exhausted || this.#commitBackoff.exhausted) return;
-    this.#troubled = false;
-    this.o.logger.info('the output works again');
-    this.o.onTrouble(undefined);
+    if (!this.#openBackoff.exhausted && !this.#commitBackoff.exhausted) this.#trouble.recovered('the output works again');
   }
 
   /** Stops committing once the current transaction is done, and releases the producer. */
@@ -324,7 +315,7 @@ export class OutputCommitter implements SinkCommitter {
     this.#state = 'closed';
     this.#signal();
     await this.#loop;
-    if (this.#troubled) this.o.onTrouble(undefined);
+    this.#trouble.withdraw();
     await this.o.output.close().catch((err: unknown) => this.o.logger.debug({ err: errorMessage(err) }, 'closing the output failed'));
   }
 }

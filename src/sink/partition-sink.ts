@@ -4,6 +4,7 @@ import { StreamscoreError, errorMessage } from '../errors.js';
 import type { Clock, Timers } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { Backoff, type RetryPolicy } from '../util/backoff.js';
+import { TroubleReporter } from '../util/trouble.js';
 
 export type { ScoredChunk } from './chunk-queue.js';
 
@@ -60,11 +61,12 @@ export class PartitionSink {
   /** Input records taken into the open transaction, not committed yet. */
   inTransaction = 0;
   private readonly openBackoff: Backoff;
-  private troubled = false;
+  private readonly trouble: TroubleReporter;
   private ready: Promise<void> | undefined;
 
   constructor(private readonly o: PartitionSinkOptions) {
     this.openBackoff = new Backoff(o.retry);
+    this.trouble = new TroubleReporter({ logger: o.logger, unready: 'the partition', onRetry: o.onRetry, onTrouble: o.onTrouble });
     this.lastProgressMs = o.clock.now();
   }
 
@@ -108,7 +110,7 @@ export class PartitionSink {
         this.committedOffset = committed;
         this.state = 'ready';
         this.openBackoff.reset();
-        this.clearTrouble();
+        this.trouble.recovered('partition works again');
         // Read again from the committed offset (or, with none, from the first record taken):
         // whatever was fetched or queued before belongs to an earlier owner or an earlier try.
         const from = this.uncommittedFrom;
@@ -171,24 +173,8 @@ export class PartitionSink {
 
   /** Counts a failure, reports it once the budget is spent, and waits out the backoff. */
   private async failed(err: StreamscoreError): Promise<void> {
-    const delayMs = this.openBackoff.fail();
-    this.o.onRetry(err);
-    const fields = { code: err.code, err: errorMessage(err), failures: this.openBackoff.failures, retryInMs: delayMs };
-    if (this.openBackoff.exhausted && !this.troubled) {
-      this.troubled = true;
-      this.log.error(fields, 'reading the committed offset failed: still failing; the partition is reported unready until it works again');
-      this.o.onTrouble(err);
-    } else {
-      this.log.debug(fields, 'reading the committed offset failed');
-    }
+    const delayMs = this.trouble.failed(err, this.openBackoff, 'reading the committed offset failed');
     await new Promise<void>((resolve) => this.o.timers.setTimeout(resolve, delayMs));
-  }
-
-  private clearTrouble(): void {
-    if (!this.troubled) return;
-    this.troubled = false;
-    this.log.info('partition works again');
-    this.o.onTrouble(undefined);
   }
 
   /** Stops taking chunks; resolves once the transaction it has records in (if any) has ended and the committer has let it go. */
@@ -199,6 +185,6 @@ export class PartitionSink {
     this.pending.clear();
     await this.o.committer.release(this);
     this.inTransaction = 0;
-    if (this.troubled) this.o.onTrouble(undefined);
+    this.trouble.withdraw();
   }
 }
