@@ -23,9 +23,8 @@ export function recordGroupGeneration(memberId: string, generationId: number): v
 }
 
 /** The latest generation kafkajs joined in with this member id (undefined: it never did). */
-export function groupGeneration(memberId: string): { memberId: string; generationId: number } | undefined {
-  const generationId = generations.get(memberId);
-  return generationId === undefined ? undefined : { memberId, generationId };
+export function groupGeneration(memberId: string): number | undefined {
+  return generations.get(memberId);
 }
 
 /** Throws when kafkajs's consumer group loaded first: no generation would ever be recorded, and every exactly-once commit would be refused. */

@@ -144,12 +144,12 @@ export class GroupSource {
   #onAssignment(memberId: string, assignment: Record<string, number[]>): void {
     this.#member = true;
     const previous = this.#generation;
-    const generation = groupGeneration(memberId);
-    this.#generation = generation && { memberId, generationId: generation.generationId, groupInstanceId: null };
+    const generationId = groupGeneration(memberId);
+    this.#generation = generationId === undefined ? undefined : { memberId, generationId, groupInstanceId: null };
     // A partition kept from the generation just before was ours throughout. After a gap (we
     // were out of the group: paused past the session timeout, or a new member id) another
     // member may have owned and committed it meanwhile: every partition is taken over anew.
-    const continuous = previous !== undefined && generation !== undefined && previous.memberId === memberId && generation.generationId === previous.generationId + 1;
+    const continuous = previous !== undefined && generationId !== undefined && previous.memberId === memberId && generationId === previous.generationId + 1;
     const next = new Map<string, TopicPartition>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const partition of partitions) next.set(partitionKey({ topic, partition }), { topic, partition });
     const kept = new Set(continuous ? [...this.#assigned.keys()].filter((key) => next.has(key)) : []);

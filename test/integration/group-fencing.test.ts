@@ -33,8 +33,8 @@ describe('exactly-once offsets carry the group generation (KIP-447)', () => {
     consumers.push(consumer);
     const joins: { memberId: string; generationId: number }[] = [];
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      const generation = groupGeneration(e.payload.memberId);
-      if (generation) joins.push(generation);
+      const generationId = groupGeneration(e.payload.memberId);
+      if (generationId !== undefined) joins.push({ memberId: e.payload.memberId, generationId });
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic] });
