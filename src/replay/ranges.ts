@@ -119,7 +119,14 @@ export function inTimeRange(range: ReplayRange, timestampMs: number): boolean {
   return (range.fromMs === undefined || timestampMs >= range.fromMs) && (range.toMs === undefined || timestampMs < range.toMs);
 }
 
-interface StoredRange {
+/** What a replay writes and scores with: a resumed run must use the same, or one replay would mix two. */
+export interface ReplayTarget {
+  output: string;
+  /** The model file's absolute path. */
+  model: string;
+}
+
+interface StoredRange extends Partial<ReplayTarget> {
   replay: 1;
   start: string;
   end: string;
@@ -127,18 +134,20 @@ interface StoredRange {
   toMs?: number;
 }
 
-/** The range as committed beside each partition's offset (OffsetCommit metadata, well under its 4 KiB cap). */
-export function encodeRange(r: ReplayRange): string {
-  const stored: StoredRange = { replay: 1, start: r.start.toString(), end: r.end.toString(), fromMs: r.fromMs, toMs: r.toMs };
+/** The range (and where the replay writes, with which model) as committed beside each partition's offset (OffsetCommit metadata, well under its 4 KiB cap). */
+export function encodeRange(r: ReplayRange, target: ReplayTarget): string {
+  const stored: StoredRange = { replay: 1, start: r.start.toString(), end: r.end.toString(), fromMs: r.fromMs, toMs: r.toMs, output: target.output, model: target.model };
   return JSON.stringify(stored);
 }
 
-function decodeRange(tp: TopicPartition, metadata: string | null): ReplayRange | undefined {
+function decodeRange(tp: TopicPartition, metadata: string | null): { range: ReplayRange; target?: ReplayTarget } | undefined {
   if (!metadata) return undefined;
   try {
     const s = JSON.parse(metadata) as StoredRange;
     if (s.replay !== 1) return undefined;
-    return { tp, start: BigInt(s.start), end: BigInt(s.end), fromMs: s.fromMs, toMs: s.toMs };
+    // Runs from before the target was stored have none: nothing to check them against.
+    const target = s.output !== undefined && s.model !== undefined ? { output: s.output, model: s.model } : undefined;
+    return { range: { tp, start: BigInt(s.start), end: BigInt(s.end), fromMs: s.fromMs, toMs: s.toMs }, target };
   } catch {
     return undefined;
   }
@@ -151,10 +160,11 @@ export interface CommittedRange {
   metadata: string | null;
 }
 
-/** A resumed replay: the first run's ranges and where the last committed transaction left each partition. */
+/** A resumed replay: the first run's ranges and target, and where the last committed transaction left each partition. */
 export interface Resume {
   ranges: ReplayRange[];
   positions: Map<string, bigint>;
+  target?: ReplayTarget;
 }
 
 /**
@@ -167,12 +177,15 @@ export function resumeFrom(committed: readonly CommittedRange[]): Resume | undef
   if (!present.length) return undefined;
   const ranges: ReplayRange[] = [];
   const positions = new Map<string, bigint>();
+  let target: ReplayTarget | undefined;
   for (const c of present) {
-    const range = decodeRange(c.tp, c.metadata);
-    if (!range) throw invalid(`${partitionKey(c.tp)} has a committed offset (${c.offset}) without a replay range beside it: this group was not written by a replay; choose another --id`);
+    const stored = decodeRange(c.tp, c.metadata);
+    if (!stored) throw invalid(`${partitionKey(c.tp)} has a committed offset (${c.offset}) without a replay range beside it: this group was not written by a replay; choose another --id`);
+    const { range } = stored;
     if (c.offset < range.start || c.offset > range.end) throw invalid(`${partitionKey(c.tp)}: committed offset ${c.offset} is outside its stored range [${range.start}, ${range.end})`);
     ranges.push(range);
     positions.set(partitionKey(c.tp), c.offset);
+    target ??= stored.target;
   }
-  return { ranges, positions };
+  return { ranges, positions, target };
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
@@ -15,7 +16,7 @@ import { Metrics } from '../observability/metrics.js';
 import { type Scoring, prepareScoring, withModel } from '../pipeline/scoring.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 import { compareWithLive } from './compare.js';
-import { type Bound, type ReplayRange, encodeRange, inTimeRange, resolveRanges, resumeFrom } from './ranges.js';
+import { type Bound, type ReplayRange, type ReplayTarget, encodeRange, inTimeRange, resolveRanges, resumeFrom } from './ranges.js';
 import { ReplayScorer } from './replay-scorer.js';
 import type { PartitionSummary, ReplaySummary } from './summary.js';
 
@@ -78,6 +79,7 @@ export class Replay {
   readonly groupId: string;
   readonly output: string;
   readonly #cfg: PipelineConfig;
+  readonly #target: ReplayTarget;
   readonly #log: Logger;
   #stopRequested = false;
   #ranges = new Map<string, ReplayRange>();
@@ -106,6 +108,7 @@ export class Replay {
     const clash = o.config.pipelines.find((p) => p.groupId === this.groupId);
     if (clash) throw new StreamscoreError('CLI_USAGE', `the replay's offsets group ${this.groupId} is pipeline '${clash.name}''s consumer group: choose another --id`);
     this.#cfg = replayPipeline(o.pipeline, this.output, o.modelPath);
+    this.#target = { output: this.output, model: path.resolve(this.#cfg.model.path) };
     this.#log = deps.logger.child({ pipeline: o.pipeline.name, replay: o.id });
   }
 
@@ -162,7 +165,10 @@ export class Replay {
     if (!ranges) {
       ranges = await resolveRanges(admin, this.o.pipeline.inputs, this.o.from, this.o.to);
       // Stored with every partition's offset, empty ranges too, so a resumed run never resolves a range again.
-      await writer.commit(this.groupId, ranges.map((r) => ({ tp: r.tp, offset: r.start, metadata: encodeRange(r) })));
+      await writer.commit(this.groupId, ranges.map((r) => ({ tp: r.tp, offset: r.start, metadata: encodeRange(r, this.#target) })));
+    } else if (resume?.target && (resume.target.output !== this.#target.output || resume.target.model !== this.#target.model)) {
+      const was = resume.target;
+      throw new StreamscoreError('CLI_USAGE', `replay '${this.o.id}' was started writing to ${was.output} with the model ${was.model}; this run would write to ${this.#target.output} with ${this.#target.model}, and one replay would mix the two. To continue it, give the same --output and --model; otherwise choose another --id`);
     }
     this.#ranges = new Map(ranges.map((r) => [partitionKey(r.tp), r]));
     this.#committed = resume?.positions ?? new Map(ranges.map((r) => [partitionKey(r.tp), r.start]));
@@ -257,7 +263,7 @@ export class Replay {
     if (!moved.length && !writer.inTransaction) return;
     await writer.commit(this.groupId, moved.map(([key, offset]) => {
       const range = this.#ranges.get(key)!;
-      return { tp: range.tp, offset, metadata: encodeRange(range) };
+      return { tp: range.tp, offset, metadata: encodeRange(range, this.#target) };
     }));
     for (const [key, offset] of moved) this.#committed.set(key, offset);
     // Failures count in a row: a long replay rides out any number of separate ones.

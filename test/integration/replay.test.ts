@@ -211,4 +211,21 @@ describe('streamscore replay', () => {
     expect(new Set(out.map((m) => header(m, HEADER.source)!))).toEqual(expected);
     expect(out).toHaveLength(199);
   });
+
+  it('a replay continued with another --output or --model is refused, naming what it was started with', async () => {
+    const t = await createFraudTopics(admin, 1);
+    const golden = goldenEvents('fraud').map((g) => g.event);
+    const { encode } = await avroEncoder(t.input);
+    await produce(testKafka, t.input, golden.slice(0, 20).map((e, i) => ({ partition: 0, key: `k${i}`, value: encode(e) })));
+    const config = writeConfig(fraudConfig(t), 'replay-target');
+    const first = await ReplayProcess.run(['--config', config, '--pipeline', 'fraud', '--id', 'target'], 'replay-target');
+    expect(first).toMatchObject({ complete: true, records: 20 });
+    for (const other of [['--output', `${t.scored}.elsewhere`], ['--model', V2_MODEL]]) {
+      const again = ReplayProcess.start(['--config', config, '--pipeline', 'fraud', '--id', 'target', ...other], 'replay-target-again');
+      expect((await again.exited()).code).not.toBe(0);
+      expect(again.log()).toContain(`replay 'target' was started writing to ${t.scored}.replay with the model ${repo('models/fraud.onnx')}`);
+    }
+    // Nothing more was written: the refused runs stopped before reading.
+    expect(await readAll(testKafka, `${t.scored}.replay`)).toHaveLength(20);
+  });
 });

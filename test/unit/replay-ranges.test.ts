@@ -43,8 +43,12 @@ describe('replay ranges', () => {
   it('resumes from the committed offsets and the range stored beside them; a first run has none', () => {
     const tp = { topic: 'in', partition: 0 };
     expect(resumeFrom([{ tp, offset: -1n, metadata: null }])).toBeUndefined();
-    const stored = encodeRange({ tp, start: 10n, end: 90n, toMs: 5 });
-    expect(resumeFrom([{ tp, offset: 42n, metadata: stored }])).toEqual({ ranges: [{ tp, start: 10n, end: 90n, toMs: 5 }], positions: new Map([['in:0', 42n]]) });
+    const target = { output: 'scored.replay', model: '/models/fraud.onnx' };
+    const stored = encodeRange({ tp, start: 10n, end: 90n, toMs: 5 }, target);
+    expect(resumeFrom([{ tp, offset: 42n, metadata: stored }])).toEqual({ ranges: [{ tp, start: 10n, end: 90n, toMs: 5 }], positions: new Map([['in:0', 42n]]), target });
+    // Stored by a run from before the target was kept: resumed, with nothing to check it against.
+    const older = JSON.stringify({ replay: 1, start: '10', end: '90' });
+    expect(resumeFrom([{ tp, offset: 42n, metadata: older }])?.target).toBeUndefined();
     expect(() => resumeFrom([{ tp, offset: 42n, metadata: '' }])).toThrow(expect.objectContaining({ code: 'REPLAY_RANGE_INVALID' }));
   });
 });
