@@ -9,6 +9,7 @@ import { type RecordProducer, toTopicMessages } from './producer.js';
 import { type GroupMetadata, setTransactionGroupMetadata } from './txn-offset-commit.js';
 import type { OutgoingRecord, TopicPartition } from './records.js';
 import { keyHashPartitioner } from './partitioner.js';
+import { waitingOutConcurrentTransactions } from './concurrent-transactions.js';
 
 /** A partition's offset to store with a commit: where its next owner starts reading. */
 export interface OffsetToCommit {
@@ -147,7 +148,7 @@ export class TransactionalOutput implements PipelineOutput {
       const group = this.o.groupMetadata();
       if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
       setTransactionGroupMetadata(this.transactionalId, group);
-      await txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: offsetTopics(offsets) });
+      await waitingOutConcurrentTransactions(() => txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: offsetTopics(offsets) }));
       chaosPoint('after-offsets');
       if (last.length) await txn.sendBatch({ topicMessages: toTopicMessages(last), acks: -1 });
       chaosPoint('after-send');

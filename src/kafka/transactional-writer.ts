@@ -2,6 +2,7 @@ import type { Producer, Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import { classifyTransactionError } from './errors.js';
 import { toTopicMessages } from './producer.js';
+import { waitingOutConcurrentTransactions } from './concurrent-transactions.js';
 import { MAX_SEND_BYTES, type OutgoingRecord, type TopicPartition, recordBytes } from './records.js';
 import { fenceEarlierProducers, transactionalProducer } from './sink.js';
 
@@ -80,7 +81,7 @@ export class TransactionalWriter {
         if (!byTopic.has(tp.topic)) byTopic.set(tp.topic, []);
         byTopic.get(tp.topic)!.push({ partition: tp.partition, offset: offset.toString(), metadata });
       }
-      if (byTopic.size) await txn.sendOffsets({ consumerGroupId: groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+      if (byTopic.size) await waitingOutConcurrentTransactions(() => txn.sendOffsets({ consumerGroupId: groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }));
       await txn.commit();
       this.#txn = undefined;
       this.#bytes = 0;

@@ -7,6 +7,7 @@ import { groupGeneration } from '../../src/kafka/group-generation.js';
 import { setTransactionGroupMetadata, type GroupMetadata } from '../../src/kafka/txn-offset-commit.js';
 import { waitFor } from '../../src/util/wait.js';
 import { createTopics, kafkaBrokers, kafkaForSuite, uniqueName } from '../support/kafka.js';
+import { waitingOutConcurrentTransactions } from '../../src/kafka/concurrent-transactions.js';
 
 /**
  * KIP-447 on the real broker: the offsets an exactly-once transaction commits carry the
@@ -48,7 +49,8 @@ describe('exactly-once offsets carry the group generation (KIP-447)', () => {
     const txn = await producer.transaction();
     const started = Date.now();
     try {
-      await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] });
+      // As the service does: right after the last transaction ended its coordinator may still answer CONCURRENT_TRANSACTIONS.
+      await waitingOutConcurrentTransactions(() => txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] }));
     } catch (error) {
       const ms = Date.now() - started;
       await txn.abort();

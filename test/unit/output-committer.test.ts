@@ -87,6 +87,20 @@ describe('OutputCommitter: commit cadence', () => {
     await committer.close();
   });
 
+  it("a coordinator still ending the last transaction (CONCURRENT_TRANSACTIONS on AddOffsetsToTxn) is waited out: the transaction commits, nothing rewinds", async () => {
+    const fake = fakeWithTopics();
+    const { sink, seen, committer } = over(fake, 'exactly-once');
+    await sink.start();
+    fake.failNext('AddOffsetsToTxn', kafkaError('CONCURRENT_TRANSACTIONS', 51), 3);
+    sink.submit(chunk(sink.generation, 0, 10));
+    await committer.flush();
+    expect(fake.committedOffset('g', 'in', 0)).toBe(1n);
+    expect(seen.results).toEqual(['committed']);
+    expect(seen.rewinds).toEqual([]);
+    expect(fake.calls.filter((c) => c === 'InitProducerId').length).toBe(1);
+    await committer.close();
+  });
+
   it('drops chunks from before a rewind', async () => {
     const fake = fakeWithTopics();
     const { sink, committer } = over(fake, 'at-least-once');
