@@ -95,6 +95,15 @@ class SizeScratch {
 
 const scratch = new SizeScratch();
 
+/** Appends one header value's name and value lengths; returns its encoded size. */
+function sizeHeader(sizes: SizeScratch, nameLength: number, value: Bytes | null | undefined): number {
+  const hv = headerValue(value);
+  const valueLength = hv === null ? -1 : byteLength(hv);
+  sizes.push(nameLength);
+  sizes.push(valueLength);
+  return sizeOfNullableBytes(nameLength) + sizeOfNullableBytes(valueLength);
+}
+
 /**
  * Sizes one record, appending to `sizes` what writing it needs again: body, timestamp delta,
  * key and value lengths, header count, then each header's name and value lengths. Numbers in
@@ -109,32 +118,16 @@ function sizeRecord(m: ProduceMessage, offsetDelta: number, timestampDelta: numb
   sizes.push(keyLength);
   sizes.push(valueLength);
   sizes.push(0);
-  let headerCount = 0;
   let headerBytes = 0;
   const headers = m.headers;
-  if (headers) {
-    for (const name in headers) {
-      const v = headers[name];
-      const nameLength = Buffer.byteLength(name);
-      if (Array.isArray(v)) {
-        for (const one of v) {
-          const hv = headerValue(one);
-          const valueLength = hv === null ? -1 : byteLength(hv);
-          sizes.push(nameLength);
-          sizes.push(valueLength);
-          headerBytes += sizeOfNullableBytes(nameLength) + sizeOfNullableBytes(valueLength);
-          headerCount++;
-        }
-      } else {
-        const hv = headerValue(v);
-        const valueLength = hv === null ? -1 : byteLength(hv);
-        sizes.push(nameLength);
-        sizes.push(valueLength);
-        headerBytes += sizeOfNullableBytes(nameLength) + sizeOfNullableBytes(valueLength);
-        headerCount++;
-      }
-    }
+  for (const name in headers) {
+    const v = headers[name];
+    const nameLength = Buffer.byteLength(name);
+    if (Array.isArray(v)) for (const one of v) headerBytes += sizeHeader(sizes, nameLength, one);
+    else headerBytes += sizeHeader(sizes, nameLength, v);
   }
+  // Two numbers per header after the record's five.
+  const headerCount = (sizes.used - at - 5) / 2;
   const body = 1 + sizeOfUVarInt(zigZag64(timestampDelta)) + sizeOfUVarInt(zigZag32(offsetDelta))
     + sizeOfNullableBytes(keyLength) + sizeOfNullableBytes(valueLength)
     + sizeOfUVarInt(zigZag32(headerCount)) + headerBytes;
@@ -239,6 +232,11 @@ function writeBatch(w: Writer, p: SizedPartition, producerId: bigint, producerEp
   w.int32(p.messages.length);
   const sizes = scratch.values;
   let at = p.sizesAt;
+  const writeHeader = (name: string, value: Bytes | null | undefined) => {
+    w.bytes(name, sizes[at]!);
+    w.bytes(headerValue(value), sizes[at + 1]!);
+    at += 2;
+  };
   p.messages.forEach((m, offsetDelta) => {
     w.uvarint(zigZag32(sizes[at]!));
     w.buf[w.offset++] = 0;
@@ -250,21 +248,10 @@ function writeBatch(w: Writer, p: SizedPartition, producerId: bigint, producerEp
     at += 5;
     // The same walk over the headers as sizeRecord's, so the lengths line up.
     const headers = m.headers;
-    if (headers) {
-      for (const name in headers) {
-        const v = headers[name];
-        if (Array.isArray(v)) {
-          for (const one of v) {
-            w.bytes(name, sizes[at]!);
-            w.bytes(headerValue(one), sizes[at + 1]!);
-            at += 2;
-          }
-        } else {
-          w.bytes(name, sizes[at]!);
-          w.bytes(headerValue(v), sizes[at + 1]!);
-          at += 2;
-        }
-      }
+    for (const name in headers) {
+      const v = headers[name];
+      if (Array.isArray(v)) for (const one of v) writeHeader(name, one);
+      else writeHeader(name, v);
     }
   });
   w.buf.writeUInt32BE(crc32C(w.buf.subarray(bodyAt, w.offset)), crcAt);

@@ -36,17 +36,16 @@ const kafkajsResume = ConsumerGroup.prototype.resume;
 const waiting = new WeakMap<ConsumerGroupInternals, Set<() => void>>();
 
 function untilResumed(group: ConsumerGroupInternals, timeoutMs: number): Promise<void> {
-  let wakers = waiting.get(group);
-  if (!wakers) waiting.set(group, (wakers = new Set()));
-  const set = wakers;
+  const wakers = waiting.get(group) ?? new Set();
+  waiting.set(group, wakers);
   return new Promise((resolve) => {
     const wake = () => {
       clearTimeout(timer);
-      set.delete(wake);
+      wakers.delete(wake);
       resolve();
     };
     const timer = setTimeout(wake, timeoutMs);
-    set.add(wake);
+    wakers.add(wake);
   });
 }
 
