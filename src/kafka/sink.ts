@@ -10,6 +10,7 @@ import { type GroupMetadata, setTransactionGroupMetadata } from './txn-offset-co
 import type { OutgoingRecord, TopicPartition } from './records.js';
 import { keyHashPartitioner } from './partitioner.js';
 import { waitingOutConcurrentTransactions } from './concurrent-transactions.js';
+import { forgetTransactionalId, registerEarly } from './early-registration.js';
 
 /** A partition's offset to store with a commit: where its next owner starts reading. */
 export interface OffsetToCommit {
@@ -94,6 +95,8 @@ export class TransactionalOutput implements PipelineOutput {
   readonly sendsAtOnce = false;
   #producer: Producer | undefined;
   #txn: Transaction | undefined;
+  /** The open transaction's early registration of its partitions and offsets. */
+  #registering: Promise<void> | undefined;
 
   constructor(
     private readonly o: OutputOptions & { transactionalId: string; groupMetadata: () => GroupMetadata | undefined },
@@ -124,6 +127,10 @@ export class TransactionalOutput implements PipelineOutput {
     } catch (err) {
       throw classifyTransactionError(err);
     }
+    // While the transaction collects records; commit and abort wait for it.
+    const registering = registerEarly(this.transactionalId, this.o.groupId);
+    registering.catch(() => {});
+    this.#registering = registering;
   }
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
@@ -138,11 +145,12 @@ export class TransactionalOutput implements PipelineOutput {
   async commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void> {
     const txn = this.#open();
     try {
+      await this.#registering;
       // Offsets first, records last, then EndTxn at once: a transaction's records hold back
       // the last stable offset of every output partition they land on (read_committed readers
       // see nothing past them) from their append to the commit marker, so that window is kept
-      // to one produce and one EndTxn round trip. Sent together, AddOffsetsToTxn and
-      // AddPartitionsToTxn make one of them wait out CONCURRENT_TRANSACTIONS: in sequence.
+      // to one produce and one EndTxn round trip. The group and the usual partitions were
+      // registered while the transaction collected (early-registration.ts).
       // The generation is read here, with no await since the caller checked the partitions
       // are still ours: the coordinator refuses it once a rebalance has moved on.
       const group = this.o.groupMetadata();
@@ -164,12 +172,14 @@ export class TransactionalOutput implements PipelineOutput {
   async abort(): Promise<void> {
     const txn = this.#txn;
     this.#txn = undefined;
+    await this.#registering?.catch(() => {});
     if (txn?.isActive()) await txn.abort();
   }
 
   async close(): Promise<void> {
     await this.#retire();
     setTransactionGroupMetadata(this.transactionalId, undefined);
+    forgetTransactionalId(this.transactionalId);
   }
 
   #live(): Producer {

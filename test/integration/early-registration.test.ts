@@ -1,0 +1,54 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Producer } from 'kafkajs';
+import { registerEarly } from '../../src/kafka/early-registration.js';
+import { createTopics, kafkaForSuite, readAll, uniqueName } from '../support/kafka.js';
+
+const TRANSACTION_APIS = new Set(['AddPartitionsToTxn', 'AddOffsetsToTxn', 'TxnOffsetCommit', 'Produce', 'EndTxn']);
+
+describe('a transaction registers its partitions and offsets while it collects', () => {
+  const { kafka, admin } = kafkaForSuite();
+  const producers: Producer[] = [];
+
+  afterAll(async () => {
+    await Promise.all(producers.map((p) => p.disconnect()));
+  });
+
+  it('registers the partitions the last commit wrote to and the group at once; the commit then sends only TxnOffsetCommit, Produce and EndTxn', async () => {
+    const output = uniqueName('early-out');
+    const input = uniqueName('early-in');
+    const group = uniqueName('early-group');
+    await createTopics(admin, [output, input], 4);
+    const transactionalId = uniqueName('early-txn');
+    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+    producers.push(producer);
+    await producer.connect();
+    const requests: string[] = [];
+    producer.on(producer.events.REQUEST, ({ payload }) => {
+      // A retry (CONCURRENT_TRANSACTIONS just after the last commit) repeats a name: counted once.
+      if (TRANSACTION_APIS.has(payload.apiName) && requests[requests.length - 1] !== payload.apiName) requests.push(payload.apiName);
+    });
+
+    const transaction = async (partitions: number[], nextOffset: number, end: 'commit' | 'abort') => {
+      const txn = await producer.transaction();
+      await registerEarly(transactionalId, group);
+      const early = requests.splice(0);
+      await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic: input, partitions: [{ partition: 0, offset: String(nextOffset) }] }] });
+      await txn.send({ topic: output, messages: partitions.map((partition) => ({ partition, value: `${nextOffset}/${partition}` })) });
+      await (end === 'commit' ? txn.commit() : txn.abort());
+      return { early, atCommit: requests.splice(0) };
+    };
+
+    // Nothing committed before: only the group is registered early.
+    expect(await transaction([0, 1], 10, 'commit')).toEqual({ early: ['AddOffsetsToTxn'], atCommit: ['TxnOffsetCommit', 'AddPartitionsToTxn', 'Produce', 'EndTxn'] });
+    // Partitions 0 and 1 early; 2 is new, so kafkajs registers it at commit.
+    expect(await transaction([1, 2], 20, 'commit')).toEqual({ early: ['AddPartitionsToTxn', 'AddOffsetsToTxn'], atCommit: ['TxnOffsetCommit', 'AddPartitionsToTxn', 'Produce', 'EndTxn'] });
+    // An abort after an early registration leaves nothing behind, and does not change what the next one registers.
+    expect(await transaction([3], 25, 'abort')).toEqual({ early: ['AddPartitionsToTxn', 'AddOffsetsToTxn'], atCommit: ['TxnOffsetCommit', 'AddPartitionsToTxn', 'Produce', 'EndTxn'] });
+    expect(await transaction([0, 2], 30, 'commit')).toEqual({ early: ['AddPartitionsToTxn', 'AddOffsetsToTxn'], atCommit: ['TxnOffsetCommit', 'Produce', 'EndTxn'] });
+
+    const records = await readAll(kafka, output);
+    expect(records.map((r) => r.value?.toString()).sort()).toEqual(['10/0', '10/1', '20/1', '20/2', '30/0', '30/2']);
+    const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [input] });
+    expect(offsets!.partitions.find((p) => p.partition === 0)?.offset).toBe('30');
+  });
+});
