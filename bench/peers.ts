@@ -1,11 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { paths } from '../src/devstack/paths.js';
 import { PARTITIONS, countMessages } from './common.js';
-import type { Cluster } from './streamscore-runs.js';
+import { type Cluster, type LatencyPoint, latencyOf } from './streamscore-runs.js';
 
 /** The Python peer's virtualenv (PyPI), made once from bench/peers/python/requirements.txt. */
 function pythonVenv(log: (l: string) => void): string {
@@ -61,4 +61,31 @@ function javaPeerClasspath(log: (l: string) => void): string {
 /** Java: Kafka's clients + ONNX Runtime for Java + Apache Avro, transactional, same backlog and model. */
 export function javaPeer(c: Cluster, input: string, count: number, log: (l: string) => void) {
   return runPeer(c, input, count, 'java', 'java', ['-Xmx1g', '-cp', javaPeerClasspath(log), 'bench.Peer']);
+}
+
+/**
+ * The Java peer's end-to-end latency at `rate`, measured as streamscore's is (the same load,
+ * observer and phases): the reference for what this machine allows at that load.
+ */
+export function javaPeerLatencyAtLoad(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, log: (l: string) => void): Promise<LatencyPoint> {
+  const classpath = javaPeerClasspath(log);
+  return latencyOf(c, rate, phases, (t) => {
+    const peer = spawn('java', ['-Xmx1g', '-cp', classpath, 'bench.Peer', '--brokers', c.brokers.join(','), '--registry', c.registryUrl, '--input', t.input, '--scored', t.scored,
+      '--alerts', t.alerts, '--group', t.groupId, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    peer.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    const exited = new Promise<number | null>((resolve) => peer.once('exit', (code) => resolve(code)));
+    return {
+      // Ready once the warm-up burst is processed (latencyOf waits for that); an early exit is a failure.
+      ready: async () => {
+        const early = await Promise.race([exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 2_000))]);
+        if (early !== 'running') throw new Error(`java peer exited (${early}): ${stderr}`);
+      },
+      stop: async () => {
+        peer.kill('SIGTERM');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+        peer.kill('SIGKILL');
+      },
+    };
+  });
 }

@@ -18,7 +18,7 @@ import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { uniqueName } from '../test/support/read.js';
 import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
 import { PARTITIONS, median } from './common.js';
-import { javaPeer, pythonPeer } from './peers.js';
+import { javaPeer, javaPeerLatencyAtLoad, pythonPeer } from './peers.js';
 import type { RunSettings } from './service-config.js';
 import { type Cluster, type LatencyPoint, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
 
@@ -128,9 +128,17 @@ try {
   log('peer: Java (kafka-clients + ONNX Runtime for Java + Avro, transactional)');
   const java = [];
   for (let r = 0; r < REPEATS; r++) java.push(await javaPeer(c, input, N, log));
+  // The Java peer's latency at streamscore's loads: what this machine allows a JVM service there.
+  const javaLatency = {} as Record<LoadPoint, LatencyPoint>;
+  for (const [point, rate] of Object.entries(loads) as [LoadPoint, number][]) {
+    log(`peer: Java, latency, exactly-once, ${rate}/s offered (${WARM_UP_S} s warm-up + ${LATENCY_S} s timed)`);
+    const p = await javaPeerLatencyAtLoad(c, rate, { warmUpSeconds: WARM_UP_S, seconds: LATENCY_S }, log);
+    javaLatency[point] = p;
+    log(`  p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms (${p.offeredPerSec}/s achieved)`);
+  }
   results.peers = {
     python: { perSec: median(py.map((p) => p.perSec)), outputsVerified: py.every((p) => p.outputsVerified) },
-    java: { perSec: median(java.map((p) => p.perSec)), outputsVerified: java.every((p) => p.outputsVerified) },
+    java: { perSec: median(java.map((p) => p.perSec)), outputsVerified: java.every((p) => p.outputsVerified), latency: javaLatency },
   };
 
   const pipe = results.kafkajsPipe as { plain: number; transactional: number };
@@ -170,8 +178,8 @@ const cell = (mode: ModeKey, point: LoadPoint) => {
 };
 const loadLabel = { at500: '500', at2000: '2,000', atHalfMax: `${Math.round(r.streamscore.exactlyOncePerSec / 2).toLocaleString('en')} (half the exactly-once max)` };
 const table = ['| measure | value |', '| --- | --- |', ...rows.map(([k, v]) => `| ${k} | ${v} |`), '',
-  '| offered, events/s | at-least-once p50 / p99 ms | target | exactly-once p50 / p99 ms | target |', '| --- | --- | --- | --- | --- |',
-  ...(Object.keys(loadLabel) as LoadPoint[]).map((p) => `| ${loadLabel[p]} | ${cell('atLeastOnce', p)} | ${cell('exactlyOnce', p)} |`), '',
+  '| offered, events/s | at-least-once p50 / p99 ms | target | exactly-once p50 / p99 ms | target | Java peer (exactly-once) p50 / p99 ms |', '| --- | --- | --- | --- | --- | --- |',
+  ...(Object.keys(loadLabel) as LoadPoint[]).map((p) => `| ${loadLabel[p]} | ${cell('atLeastOnce', p)} | ${cell('exactlyOnce', p)} | ${r.peers.java.latency[p].p50Ms} / ${r.peers.java.latency[p].p99Ms} |`), '',
   '| maxBatchSize | maxQueueDelayMs | max events/s | p50 ms at 2,000/s | p99 ms at 2,000/s |', '| --- | --- | --- | --- | --- |',
   ...r.sweep.map((s: Record<string, number>) => `| ${s.maxBatchSize} | ${s.maxQueueDelayMs} | ${s.maxPerSec} | ${s.p50MsAt2000} | ${s.p99MsAt2000} |`)].join('\n');
 process.stdout.write(`\n${r.machine}; ${N} events; ${r.seconds} s\n\n${table}\n`);

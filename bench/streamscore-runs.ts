@@ -59,25 +59,54 @@ export interface LatencyPoint {
   outputs: number;
 }
 
+/** What processes the input in a latency run: started once its topics exist, stopped after. */
+export interface Processor {
+  /** Resolves once it is ready for load (the warm-up burst then proves it processes). */
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface LatencyTopics {
+  input: string;
+  groupId: string;
+  scored: string;
+  alerts: string;
+  dlq: string;
+}
+
 /**
  * One latency point: end-to-end latency (produce ack → output readable under read_committed)
  * of a fresh streamscore process at a fixed offered load. Uncounted warm-up first: a burst on
  * every partition (its producer fenced in, its offsets read) until the group has caught up,
  * then `warmUpSeconds` at `rate`; then `seconds` at `rate`, whose records alone are timed.
  */
-export async function latencyAtLoad(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, s: RunSettings): Promise<LatencyPoint> {
+export function latencyAtLoad(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, s: RunSettings): Promise<LatencyPoint> {
+  return latencyOf(c, rate, phases, (t) => {
+    const service = ServiceProcess.start(serviceConfig(c, t, s), 'bench-latency');
+    return {
+      ready: () => service.waitForLog('running', 120_000),
+      stop: async () => {
+        service.signal('SIGTERM');
+        await service.exit(60_000).catch(() => service.kill());
+      },
+    };
+  });
+}
+
+/** The same measurement for any processor that writes streamscore's source header on its outputs (a peer). */
+export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, start: (t: LatencyTopics) => Processor): Promise<LatencyPoint> {
   const input = uniqueName('bench-lat');
   const groupId = `${input}-g`;
   await createTopicsAndWait(c.admin, [{ topic: input, numPartitions: PARTITIONS }]);
   const out = await outputTopics(c.admin);
-  const service = ServiceProcess.start(serviceConfig(c, { input, groupId, ...out }, s), 'bench-latency');
+  const processor = start({ input, groupId, ...out });
   const sent = new Map<string, SentRecord>();
   // Reads every output; only records in `sent` (the measured phase) count.
   const observer = new OutputObserver(c.client, sent, { scored: [out.scored], alerts: [out.alerts], dlq: [out.dlq] });
   const load = (o: { count?: number; durationMs?: number; rate: number; seed: number; runId: string; sent?: Map<string, SentRecord> }) =>
     produceLoad(c.client, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, format: 'avro', poisonRate: 0, ...o });
   try {
-    await Promise.all([service.waitForLog('running', 120_000), observer.start()]);
+    await Promise.all([processor.ready(), observer.start()]);
     await load({ rate: 0, count: PARTITIONS * 50, seed: 2, runId: `${input}-burst` });
     await groupCaughtUp(c.admin, groupId, input, 120_000);
     await load({ rate, durationMs: phases.warmUpSeconds * 1000, seed: 4, runId: `${input}-warm` });
@@ -92,8 +121,7 @@ export async function latencyAtLoad(c: Cluster, rate: number, phases: { warmUpSe
     return { offeredPerSec: Math.round(measured.produced / (measured.elapsedMs / 1000)), p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), outputs: t.scored + t.deadLettered + t.duplicates };
   } finally {
     await observer.stop();
-    service.signal('SIGTERM');
-    await service.exit(60_000).catch(() => service.kill());
+    await processor.stop();
     await c.admin.deleteTopics({ topics: [input, ...Object.values(out)] }).catch(() => {});
   }
 }
