@@ -74,17 +74,20 @@ export function javaPeerLatencyAtLoad(c: Cluster, rate: number, phases: { warmUp
       '--alerts', t.alerts, '--group', t.groupId, '--schemas', repo('schemas'), '--model', repo('models/fraud.onnx'), '--expect', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     peer.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-    const exited = new Promise<number | null>((resolve) => peer.once('exit', (code) => resolve(code)));
+    const exited = new Promise<string>((resolve) => {
+      peer.once('exit', (code) => resolve(`exit code ${code}`));
+      peer.once('error', (err) => resolve(err.message));
+    });
+    const timeout = (ms: number) => new Promise<'timeout'>((resolve) => { setTimeout(() => resolve('timeout'), ms).unref(); });
     return {
       // Ready once the warm-up burst is processed (latencyOf waits for that); an early exit is a failure.
       ready: async () => {
-        const early = await Promise.race([exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 2_000))]);
-        if (early !== 'running') throw new Error(`java peer exited (${early}): ${stderr}`);
+        const early = await Promise.race([exited, timeout(2_000)]);
+        if (early !== 'timeout') throw new Error(`java peer ended (${early}): ${stderr}`);
       },
       stop: async () => {
         peer.kill('SIGTERM');
-        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
-        peer.kill('SIGKILL');
+        if ((await Promise.race([exited, timeout(15_000)])) === 'timeout') peer.kill('SIGKILL');
       },
     };
   });

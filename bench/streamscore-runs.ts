@@ -99,13 +99,14 @@ export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSecond
   const groupId = `${input}-g`;
   await createTopicsAndWait(c.admin, [{ topic: input, numPartitions: PARTITIONS }]);
   const out = await outputTopics(c.admin);
-  const processor = start({ input, groupId, ...out });
+  let processor: Processor | undefined;
   const sent = new Map<string, SentRecord>();
   // Reads every output; only records in `sent` (the measured phase) count.
   const observer = new OutputObserver(c.client, sent, { scored: [out.scored], alerts: [out.alerts], dlq: [out.dlq] });
   const load = (o: { count?: number; durationMs?: number; rate: number; seed: number; runId: string; sent?: Map<string, SentRecord> }) =>
     produceLoad(c.client, c.registry, { scenario: 'fraud', topic: input, partitions: PARTITIONS, format: 'avro', poisonRate: 0, ...o });
   try {
+    processor = start({ input, groupId, ...out });
     await Promise.all([processor.ready(), observer.start()]);
     await load({ rate: 0, count: PARTITIONS * 50, seed: 2, runId: `${input}-burst` });
     await groupCaughtUp(c.admin, groupId, input, 120_000);
@@ -121,7 +122,7 @@ export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSecond
     return { offeredPerSec: Math.round(measured.produced / (measured.elapsedMs / 1000)), p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), outputs: t.scored + t.deadLettered + t.duplicates };
   } finally {
     await observer.stop();
-    await processor.stop();
+    await processor?.stop();
     await c.admin.deleteTopics({ topics: [input, ...Object.values(out)] }).catch(() => {});
   }
 }

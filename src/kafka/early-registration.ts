@@ -22,6 +22,7 @@ export interface TopicData {
 
 interface CoordinatorBroker {
   addOffsetsToTxn(args: { transactionalId: string; producerId: number; producerEpoch: number; groupId: string }): Promise<unknown>;
+  endTxn(args: { transactionalId: string; producerId: number; producerEpoch: number; transactionResult: boolean }): Promise<unknown>;
 }
 
 interface Cluster {
@@ -43,29 +44,52 @@ interface EosOptions {
   transactionalId?: string;
 }
 
-/** What one producer's transaction has registered, and what the last committed one wrote to. */
+/** One producer's open transaction: what kafkajs's sends wrote to, and what was registered early. */
 class Registrations {
-  partitions = new Map<string, Set<number>>();
+  /** Counts transactions begun, so a registration that outlives its transaction changes nothing. */
+  transaction = 0;
+  /** Partitions kafkajs's own sends registered (the ones written), not the early ones. */
+  written = new Map<string, Set<number>>();
+  early: TopicData[] = [];
   offsetsGroup: string | undefined;
+  /** kafkajs sent the offsets itself (its own flag, which decides whether it sends EndTxn, is then set). */
+  kafkajsSentOffsets = false;
   lastCommitted: TopicData[] = [];
 
-  add(topicData: readonly TopicData[]): void {
+  wrote(topicData: readonly TopicData[]): void {
     for (const { topic, partitions } of topicData) {
-      let set = this.partitions.get(topic);
-      if (!set) this.partitions.set(topic, (set = new Set()));
+      let set = this.written.get(topic);
+      if (!set) this.written.set(topic, (set = new Set()));
       for (const { partition } of partitions) set.add(partition);
     }
   }
 
-  ended(committed: boolean): void {
-    if (committed) this.lastCommitted = [...this.partitions].map(([topic, set]) => ({ topic, partitions: [...set].map((partition) => ({ partition })) }));
-    this.partitions = new Map();
+  /**
+   * kafkajs sends EndTxn only when it registered a partition or sent offsets itself: a
+   * transaction holding only the early AddOffsetsToTxn would be left open on the broker.
+   */
+  get kafkajsWouldSkipEndTxn(): boolean {
+    return this.offsetsGroup !== undefined && !this.kafkajsSentOffsets && this.early.length === 0 && this.written.size === 0;
+  }
+
+  begun(): void {
+    this.transaction++;
+    this.written = new Map();
+    this.early = [];
     this.offsetsGroup = undefined;
+    this.kafkajsSentOffsets = false;
+  }
+
+  ended(committed: boolean): void {
+    if (committed) this.lastCommitted = [...this.written].map(([topic, set]) => ({ topic, partitions: [...set].map((partition) => ({ partition })) }));
+    this.begun();
   }
 }
 
 interface LiveProducer {
   manager: EosManager;
+  /** kafkajs's own registration, without the record of what was written. */
+  addPartitions: (topicData: TopicData[]) => Promise<void>;
   cluster: Cluster;
   registrations: Registrations;
 }
@@ -77,35 +101,46 @@ const createEosManager = require(eosManagerPath) as (o: EosOptions) => EosManage
 
 function registeringEosManager(o: EosOptions): EosManager {
   if (!o.transactional || !o.transactionalId) return createEosManager(o);
+  const transactionalId = o.transactionalId;
   const registrations = new Registrations();
   // kafkajs's own AddOffsetsToTxn is skipped when the group is already in the transaction.
-  const skippingRegisteredOffsets = (broker: CoordinatorBroker) => overriding(broker, 'addOffsetsToTxn', (a) => (registrations.offsetsGroup === a.groupId ? Promise.resolve() : broker.addOffsetsToTxn(a)));
+  const skippingRegisteredOffsets = (broker: CoordinatorBroker) => overriding(broker, 'addOffsetsToTxn', (a) => {
+    registrations.kafkajsSentOffsets = true;
+    return registrations.offsetsGroup === a.groupId ? Promise.resolve() : broker.addOffsetsToTxn(a);
+  });
   const cluster = overriding(o.cluster, 'findGroupCoordinator', async (args) => {
     const broker = await o.cluster.findGroupCoordinator(args);
     return args.coordinatorType === TRANSACTION ? skippingRegisteredOffsets(broker) : broker;
   });
   const manager = createEosManager({ ...o, cluster });
   const { beginTransaction, addPartitionsToTransaction, commit, abort } = manager;
+  const endTxnKafkajsSkips = async (transactionResult: boolean) => {
+    if (!registrations.kafkajsWouldSkipEndTxn) return;
+    const coordinator = await o.cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: TRANSACTION });
+    await coordinator.endTxn({ transactionalId, producerId: manager.getProducerId(), producerEpoch: manager.getProducerEpoch(), transactionResult });
+  };
   manager.beginTransaction = () => {
-    registrations.ended(false);
     beginTransaction();
+    registrations.begun();
   };
   manager.addPartitionsToTransaction = async (topicData) => {
     await addPartitionsToTransaction(topicData);
-    registrations.add(topicData);
+    registrations.wrote(topicData);
   };
   manager.commit = async () => {
+    await endTxnKafkajsSkips(true);
     await commit();
     registrations.ended(true);
   };
   manager.abort = async () => {
     try {
+      await endTxnKafkajsSkips(false);
       await abort();
     } finally {
       registrations.ended(false);
     }
   };
-  live.set(o.transactionalId, { manager, cluster: o.cluster, registrations });
+  live.set(transactionalId, { manager, addPartitions: addPartitionsToTransaction, cluster: o.cluster, registrations });
   return manager;
 }
 
@@ -131,11 +166,16 @@ export async function registerEarly(transactionalId: string, groupId: string): P
   const producer = live.get(transactionalId);
   // Not installed (kafkajs's producer loaded first): kafkajs registers at commit, as it would anyway.
   if (!producer) return;
-  const { manager, cluster, registrations } = producer;
-  if (registrations.lastCommitted.length) await waitingOutConcurrentTransactions(() => manager.addPartitionsToTransaction(registrations.lastCommitted));
+  const { manager, addPartitions, cluster, registrations } = producer;
+  const transaction = registrations.transaction;
+  const partitions = registrations.lastCommitted;
+  if (partitions.length) {
+    await waitingOutConcurrentTransactions(() => addPartitions(partitions));
+    if (registrations.transaction === transaction) registrations.early = partitions;
+  }
   const coordinator = await cluster.findGroupCoordinator({ groupId: transactionalId, coordinatorType: TRANSACTION });
   await waitingOutConcurrentTransactions(() => coordinator.addOffsetsToTxn({ transactionalId, producerId: manager.getProducerId(), producerEpoch: manager.getProducerEpoch(), groupId }));
-  registrations.offsetsGroup = groupId;
+  if (registrations.transaction === transaction) registrations.offsetsGroup = groupId;
 }
 
 /** Drops a closed output's producer. */
@@ -143,7 +183,7 @@ export function forgetTransactionalId(transactionalId: string): void {
   live.delete(transactionalId);
 }
 
-/** For a test: what the open transaction of `transactionalId` has registered. */
-export function registeredPartitions(transactionalId: string): Map<string, Set<number>> | undefined {
-  return live.get(transactionalId)?.registrations.partitions;
+/** For a test: the partitions registered early in the open transaction of `transactionalId`. */
+export function registeredEarly(transactionalId: string): TopicData[] | undefined {
+  return live.get(transactionalId)?.registrations.early;
 }

@@ -145,16 +145,18 @@ export class TransactionalOutput implements PipelineOutput {
   async commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void> {
     const txn = this.#open();
     try {
+      // The generation is read first, with no await since the caller checked the partitions
+      // are still ours: should a rebalance move on while this commit waits (for the early
+      // registration below), the coordinator refuses this generation and nothing commits.
+      // Read after an await, it could be the new generation, which no longer owns them.
+      const group = this.o.groupMetadata();
+      if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
+      // The group and the usual partitions, registered while the transaction collected (early-registration.ts).
       await this.#registering;
       // Offsets first, records last, then EndTxn at once: a transaction's records hold back
       // the last stable offset of every output partition they land on (read_committed readers
       // see nothing past them) from their append to the commit marker, so that window is kept
-      // to one produce and one EndTxn round trip. The group and the usual partitions were
-      // registered while the transaction collected (early-registration.ts).
-      // The generation is read here, with no await since the caller checked the partitions
-      // are still ours: the coordinator refuses it once a rebalance has moved on.
-      const group = this.o.groupMetadata();
-      if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
+      // to one produce and one EndTxn round trip.
       setTransactionGroupMetadata(this.transactionalId, group);
       await waitingOutConcurrentTransactions(() => txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: offsetTopics(offsets) }));
       chaosPoint('after-offsets');

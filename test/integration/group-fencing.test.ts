@@ -3,6 +3,7 @@ import type { Consumer, Producer } from 'kafkajs';
 import pino from 'pino';
 import { KafkaAdmin } from '../../src/kafka/admin.js';
 import { KafkaClient } from '../../src/kafka/client.js';
+import { TransactionalOutput } from '../../src/kafka/sink.js';
 import { groupGeneration } from '../../src/kafka/group-generation.js';
 import { setTransactionGroupMetadata, type GroupMetadata } from '../../src/kafka/txn-offset-commit.js';
 import { waitFor } from '../../src/util/wait.js';
@@ -120,5 +121,25 @@ describe('exactly-once offsets carry the group generation (KIP-447)', () => {
     const empty = uniqueName('fencing-empty-g');
     expect((await commitOffset(3, empty)).error).toBeUndefined();
     expect(await committed(empty)).toBe(3n);
+  });
+
+  // The committer checks, with no await, that the partitions are still ours, then commits; the
+  // commit waits for the transaction's early registration. Reading the generation after that
+  // wait took the generation of a rebalance that may have moved the partitions on: its
+  // offsets would be accepted for partitions this member no longer owns.
+  it('(d) the service commits in the generation of the moment it checked its partitions, not one read after a wait', async () => {
+    let current: GroupMetadata | undefined = { ...first.latest(), groupInstanceId: null };
+    const output = new TransactionalOutput({ client, admin: stable, groupId: group, transactionTimeoutMs: 10_000, transactionalId: uniqueName('fencing-output'), groupMetadata: () => current });
+    try {
+      await output.open();
+      await output.begin();
+      const committing = output.commit([{ tp: { topic, partition: 0 }, nextOffset: 8n }], []);
+      // What a rebalance does to the member's metadata while the commit waits.
+      current = { ...first.latest(), memberId: 'moved-on', groupInstanceId: null };
+      await committing;
+      expect(await committed()).toBe(8n);
+    } finally {
+      await output.close();
+    }
   });
 });
