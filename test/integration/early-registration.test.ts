@@ -13,20 +13,25 @@ describe('a transaction registers its partitions and offsets while it collects',
     await Promise.all(producers.map((p) => p.disconnect()));
   });
 
+  /** A transactional producer, and the names of the transaction requests it sends (a retry, CONCURRENT_TRANSACTIONS just after a commit, counted once). */
+  async function recordingProducer(transactionalId: string): Promise<{ producer: Producer; requests: string[] }> {
+    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+    producers.push(producer);
+    await producer.connect();
+    const requests: string[] = [];
+    producer.on(producer.events.REQUEST, ({ payload }) => {
+      if (TRANSACTION_APIS.has(payload.apiName) && requests[requests.length - 1] !== payload.apiName) requests.push(payload.apiName);
+    });
+    return { producer, requests };
+  }
+
   it('registers the partitions the last commit wrote to and the group at once; the commit then sends only TxnOffsetCommit, Produce and EndTxn', async () => {
     const output = uniqueName('early-out');
     const input = uniqueName('early-in');
     const group = uniqueName('early-group');
     await createTopics(admin, [output, input], 4);
     const transactionalId = uniqueName('early-txn');
-    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
-    producers.push(producer);
-    await producer.connect();
-    const requests: string[] = [];
-    producer.on(producer.events.REQUEST, ({ payload }) => {
-      // A retry (CONCURRENT_TRANSACTIONS just after the last commit) repeats a name: counted once.
-      if (TRANSACTION_APIS.has(payload.apiName) && requests[requests.length - 1] !== payload.apiName) requests.push(payload.apiName);
-    });
+    const { producer, requests } = await recordingProducer(transactionalId);
 
     const transaction = async (partitions: number[], nextOffset: number, end: 'commit' | 'abort') => {
       const txn = await producer.transaction();
@@ -62,13 +67,7 @@ describe('a transaction registers its partitions and offsets while it collects',
   // fencing the producer.
   it('an abort of a transaction holding only the early offsets ends it on the broker', async () => {
     const transactionalId = uniqueName('early-abort-txn');
-    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
-    producers.push(producer);
-    await producer.connect();
-    const requests: string[] = [];
-    producer.on(producer.events.REQUEST, ({ payload }) => {
-      if (TRANSACTION_APIS.has(payload.apiName)) requests.push(payload.apiName);
-    });
+    const { producer, requests } = await recordingProducer(transactionalId);
     const txn = await producer.transaction();
     await registerEarly(transactionalId, uniqueName('early-abort-group'));
     await txn.abort();
