@@ -6,8 +6,7 @@
  * by partition in linear time, fetched records decoded without 64-bit Long objects), one for a quiet stderr on Node 24 (no negative timer delays), one so a resume fetches at once
  * rather than after the fetch wait, and two for KIP-447 zombie
  * fencing (TxnOffsetCommit v3 carrying the group generation, which KafkaClient also requires,
- * and the generation kafkajs's consumer joined in, which it never exposes), and one so a
- * transaction registers its partitions and offsets while it collects, not when it commits.
+ * and the generation kafkajs's consumer joined in, which it never exposes).
  */
 import './read-committed.js';
 import './stable-offsets.js';
@@ -17,7 +16,6 @@ import './request-framing.js';
 import './partition-grouping.js';
 import './request-queue-timer.js';
 import './txn-offset-commit.js';
-import './early-registration.js';
 import './group-generation.js';
 // Last: it loads kafkajs's consumer group, which requires modules the ones above replace.
 import './resume-wakes-fetch.js';

@@ -10,7 +10,6 @@ import { type GroupMetadata, setTransactionGroupMetadata } from './txn-offset-co
 import type { OutgoingRecord, TopicPartition } from './records.js';
 import { keyHashPartitioner } from './partitioner.js';
 import { waitingOutConcurrentTransactions } from './concurrent-transactions.js';
-import { forgetTransactionalId, registerEarly } from './early-registration.js';
 
 /** A partition's offset to store with a commit: where its next owner starts reading. */
 export interface OffsetToCommit {
@@ -95,8 +94,6 @@ export class TransactionalOutput implements PipelineOutput {
   readonly sendsAtOnce = false;
   #producer: Producer | undefined;
   #txn: Transaction | undefined;
-  /** The open transaction's early registration of its partitions and offsets. */
-  #registering: Promise<void> | undefined;
 
   constructor(
     private readonly o: OutputOptions & { transactionalId: string; groupMetadata: () => GroupMetadata | undefined },
@@ -127,10 +124,6 @@ export class TransactionalOutput implements PipelineOutput {
     } catch (err) {
       throw classifyTransactionError(err);
     }
-    // While the transaction collects records; commit and abort wait for it.
-    const registering = registerEarly(this.transactionalId, this.o.groupId);
-    registering.catch(() => {});
-    this.#registering = registering;
   }
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
@@ -145,18 +138,15 @@ export class TransactionalOutput implements PipelineOutput {
   async commit(offsets: readonly OffsetToCommit[], last: readonly OutgoingRecord[]): Promise<void> {
     const txn = this.#open();
     try {
-      // The generation is read first, with no await since the caller checked the partitions
-      // are still ours: should a rebalance move on while this commit waits (for the early
-      // registration below), the coordinator refuses this generation and nothing commits.
-      // Read after an await, it could be the new generation, which no longer owns them.
-      const group = this.o.groupMetadata();
-      if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
-      // The group and the usual partitions, registered while the transaction collected (early-registration.ts).
-      await this.#registering;
       // Offsets first, records last, then EndTxn at once: a transaction's records hold back
       // the last stable offset of every output partition they land on (read_committed readers
       // see nothing past them) from their append to the commit marker, so that window is kept
-      // to one produce and one EndTxn round trip.
+      // to one produce and one EndTxn round trip. Sent together, AddOffsetsToTxn and
+      // AddPartitionsToTxn make one of them wait out CONCURRENT_TRANSACTIONS: in sequence.
+      // The generation is read here, with no await since the caller checked the partitions
+      // are still ours: the coordinator refuses it once a rebalance has moved on.
+      const group = this.o.groupMetadata();
+      if (!group) throw new StreamscoreError('KAFKA_GENERATION_STALE', 'not a member of the consumer group now: offsets cannot be committed');
       setTransactionGroupMetadata(this.transactionalId, group);
       await waitingOutConcurrentTransactions(() => txn.sendOffsets({ consumerGroupId: this.o.groupId, topics: offsetTopics(offsets) }));
       chaosPoint('after-offsets');
@@ -174,14 +164,12 @@ export class TransactionalOutput implements PipelineOutput {
   async abort(): Promise<void> {
     const txn = this.#txn;
     this.#txn = undefined;
-    await this.#registering?.catch(() => {});
     if (txn?.isActive()) await txn.abort();
   }
 
   async close(): Promise<void> {
     await this.#retire();
     setTransactionGroupMetadata(this.transactionalId, undefined);
-    forgetTransactionalId(this.transactionalId);
   }
 
   #live(): Producer {

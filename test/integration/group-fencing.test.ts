@@ -123,10 +123,10 @@ describe('exactly-once offsets carry the group generation (KIP-447)', () => {
     expect(await committed(empty)).toBe(3n);
   });
 
-  // The committer checks, with no await, that the partitions are still ours, then commits; the
-  // commit waits for the transaction's early registration. Reading the generation after that
-  // wait took the generation of a rebalance that may have moved the partitions on: its
-  // offsets would be accepted for partitions this member no longer owns.
+  // The committer checks, with no await, that the partitions are still ours, then commits. A
+  // generation read after any await in the commit could be that of a rebalance which moved
+  // the partitions on, and the coordinator would accept their offsets from this member (a
+  // version that waited for an early registration first did exactly that).
   it('(d) the service commits in the generation of the moment it checked its partitions, not one read after a wait', async () => {
     let current: GroupMetadata | undefined = { ...first.latest(), groupInstanceId: null };
     const output = new TransactionalOutput({ client, admin: stable, groupId: group, transactionTimeoutMs: 10_000, transactionalId: uniqueName('fencing-output'), groupMetadata: () => current });
