@@ -35,6 +35,11 @@ export class ServiceProcess {
     return this.exitCode === undefined;
   }
 
+  /** It exited, but not by a clean stop (kill -9, a chaos hook, a crash). */
+  get endedAbruptly(): boolean {
+    return this.exitCode !== undefined && this.exitCode !== 0;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
