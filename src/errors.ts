@@ -83,6 +83,14 @@ export const ERROR_CODES = {
   // replay: --from / --to that resolve to no sound range, or a resume that cannot be trusted
   REPLAY_RANGE_INVALID: FATAL,
   TIMEOUT: FATAL,
+  // the admin API: the serving model is left as it was
+  ADMIN_UNAUTHORIZED: FATAL,
+  ADMIN_NOT_FOUND: FATAL,
+  ADMIN_BAD_REQUEST: FATAL,
+  // a candidate model that loads but cannot score this pipeline's records (inputs, outputs, mapping, threshold)
+  MODEL_MISMATCH: FATAL,
+  // a candidate model file that is not a loadable ONNX model here
+  MODEL_LOAD_FAILED: FATAL,
   // a fault of our own (a bug): reported, never dead-lettered
   INTERNAL_ERROR: FATAL,
 } as const satisfies Record<string, ErrorFlags>;

@@ -1,8 +1,9 @@
+import fs from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import type { ExecutionProvider, PipelineConfig } from '../config/types.js';
 import { StreamscoreError } from '../errors.js';
-import { readOnnxMetadata } from './onnx-metadata.js';
+import { parseOnnxMetadata } from './onnx-metadata.js';
 
 export interface ModelInfo {
   name: string;
@@ -28,17 +29,20 @@ export class OnnxModel {
     private readonly scoreOutput: string,
   ) {}
 
+  /** Reads the file without blocking the event loop (a hot swap loads while records flow). */
   static async load(cfg: PipelineConfig['model'], logger: Logger): Promise<OnnxModel> {
+    let bytes: Buffer;
     let metadata;
     try {
-      metadata = readOnnxMetadata(cfg.path);
+      bytes = await fs.readFile(cfg.path);
+      metadata = parseOnnxMetadata(bytes);
     } catch (err) {
       throw new StreamscoreError('MODEL_UNREADABLE', `cannot read ONNX model ${cfg.path}: ${(err as Error).message}`);
     }
     const failures: string[] = [];
     for (const provider of cfg.executionProviders) {
       try {
-        const session = await ort.InferenceSession.create(cfg.path, {
+        const session = await ort.InferenceSession.create(bytes, {
           executionProviders: [provider],
           intraOpNumThreads: cfg.intraOpThreads,
           interOpNumThreads: 1,

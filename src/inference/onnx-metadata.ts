@@ -59,7 +59,11 @@ function readEntry(buf: Buffer, start: number, end: number): [string, string] {
 }
 
 export function readOnnxMetadata(file: string): OnnxMetadata {
-  const buf = fs.readFileSync(file);
+  return parseOnnxMetadata(fs.readFileSync(file));
+}
+
+/** The metadata of a model already in memory (a hot swap reads the file without blocking). */
+export function parseOnnxMetadata(buf: Buffer): OnnxMetadata {
   const r = new Reader(buf);
   const props: Record<string, string> = {};
   let modelVersion: number | undefined;

@@ -26,6 +26,7 @@ export class Metrics {
   readonly partitionStalled: client.Gauge<'pipeline' | 'topic' | 'partition'>;
   readonly retries: client.Counter<'pipeline' | 'code'>;
   readonly outstandingRecords: client.Gauge<'pipeline'>;
+  readonly modelSwaps: client.Counter<'pipeline' | 'result'>;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -47,6 +48,7 @@ export class Metrics {
     this.pausedPartitions = new client.Gauge({ name: 'streamscore_paused_partitions', help: 'Input partitions paused for backpressure', labelNames: ['pipeline'], registers });
     this.queuedRecords = new client.Gauge({ name: 'streamscore_queued_records', help: 'Records waiting in the batcher', labelNames: ['pipeline'], registers });
     this.assignedPartitions = new client.Gauge({ name: 'streamscore_assigned_partitions', help: 'Input partitions assigned to this instance', labelNames: ['pipeline'], registers });
+    this.modelSwaps = new client.Counter({ name: 'streamscore_model_swaps_total', help: 'Model changes asked for, by result (swapped, mismatch, load_failed)', labelNames: ['pipeline', 'result'], registers });
     this.modelInfo = new client.Gauge({ name: 'streamscore_model_info', help: 'The model a pipeline runs (value 1)', labelNames: ['pipeline', 'model', 'version', 'execution_provider'], registers });
   }
 

@@ -2,7 +2,6 @@ import { Batcher } from '../batching/batcher.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig, StreamscoreConfig } from '../config/types.js';
 import { StreamscoreError, asStreamscoreError, errorMessage } from '../errors.js';
-import type { OnnxModel } from '../inference/model.js';
 import { KafkaAdmin } from '../kafka/admin.js';
 import { KafkaClient } from '../kafka/client.js';
 import { kafkaConnectError } from '../kafka/errors.js';
@@ -16,9 +15,10 @@ import type { PartitionSink } from '../sink/partition-sink.js';
 import type { OutputCommitter } from '../sink/committer.js';
 import { createCommitter, createPartitionSink } from './partition-output.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
-import type { BatchScorer, WorkItem } from './batch-scorer.js';
+import type { WorkItem } from './batch-scorer.js';
 import { RetryingDecoder } from './decode-retry.js';
-import { prepareScoring } from './scoring.js';
+import { ModelSlot, type ServingModel, type SwapResult } from './model-slot.js';
+import { inputCodec, registryEncoders } from './scoring.js';
 import { StallWatchdog } from './watchdog.js';
 
 export interface PipelineDeps {
@@ -59,15 +59,15 @@ export class Pipeline implements SourceListener {
   status: PipelineStatus = 'new';
   modelLoaded = false;
   readonly #cfg: PipelineConfig;
-  #log: Logger;
+  /** The pipeline's logger; #log adds the serving model's name and version. */
+  readonly #baseLog: Logger;
   #admin: KafkaAdmin | undefined;
   #source: GroupSource | undefined;
   #shared: RecordProducer | undefined;
   /** The instance's transactional producers' commit cadences; each partition is given to the least loaded. */
   #committers: OutputCommitter[] = [];
   #decoder!: RetryingDecoder;
-  #model: OnnxModel | undefined;
-  #scorer!: BatchScorer;
+  #slot: ModelSlot | undefined;
   #batcher: Batcher<WorkItem<PartitionSink>> | undefined;
   #watchdog: StallWatchdog | undefined;
   readonly #partitions = new Map<string, AssignedPartition>();
@@ -82,7 +82,11 @@ export class Pipeline implements SourceListener {
 
   constructor(private readonly deps: PipelineDeps) {
     this.#cfg = deps.pipeline;
-    this.#log = deps.logger.child({ pipeline: this.#cfg.name });
+    this.#baseLog = deps.logger.child({ pipeline: this.#cfg.name });
+  }
+
+  get #log(): Logger {
+    return this.#slot?.log ?? this.#baseLog;
   }
 
   get name(): string {
@@ -90,7 +94,18 @@ export class Pipeline implements SourceListener {
   }
 
   get modelInfo() {
-    return this.#model?.info;
+    return this.#slot?.info;
+  }
+
+  /** The model scoring now, for the admin API. */
+  get servingModel(): ServingModel | undefined {
+    return this.#slot?.serving;
+  }
+
+  /** Hot swap: the model at `file` scores from the next batch on, once it loaded, fitted and warmed up. */
+  swapModel(file: string): Promise<SwapResult> {
+    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${this.name}' is ${this.status}: its model cannot change now`));
+    return this.#slot.swap(file);
   }
 
   /** True while the consumer is in its group (with or without partitions). */
@@ -125,10 +140,13 @@ export class Pipeline implements SourceListener {
   async start(): Promise<void> {
     this.status = 'starting';
     try {
-      const scoring = await prepareScoring(this.#cfg, this.deps, this.#log);
-      ({ model: this.#model, scorer: this.#scorer, log: this.#log } = scoring);
+      const codec = inputCodec(this.#cfg, this.deps.registry);
+      this.#slot = await ModelSlot.open({
+        pipeline: this.#cfg, schema: codec, encoderFor: registryEncoders(this.#cfg, this.deps.registry),
+        metrics: this.deps.metrics, clock: this.deps.clock, logger: this.#baseLog,
+      });
       this.#decoder = new RetryingDecoder({
-        codec: scoring.codec, pipeline: this.name, metrics: this.deps.metrics, timers: this.deps.timers, logger: this.#log,
+        codec, pipeline: this.name, metrics: this.deps.metrics, timers: this.deps.timers, logger: this.#baseLog,
         seek: (tp, offset) => this.#source?.seek(tp, offset),
         report: (tp, err) => {
           const where = `${partitionKey(tp)} decode`;
@@ -156,7 +174,7 @@ export class Pipeline implements SourceListener {
   async #connectKafka(): Promise<void> {
     const cfg = this.#cfg;
     const k = this.deps.config.kafka;
-    const client = this.deps.kafka ?? new KafkaClient(k, this.#log, `${k.clientId}-${cfg.name}`);
+    const client = this.deps.kafka ?? new KafkaClient(k, this.#baseLog, `${k.clientId}-${cfg.name}`);
     const admin = (this.#admin = new KafkaAdmin(client));
     await admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
     const existing = new Set(await admin.listTopics());
@@ -171,10 +189,10 @@ export class Pipeline implements SourceListener {
       groupId: cfg.groupId, topics: cfg.inputs, fromBeginning: k.startFrom === 'earliest',
       sessionTimeoutMs: k.sessionTimeoutMs, rebalanceTimeoutMs: k.rebalanceTimeoutMs, heartbeatIntervalMs: k.heartbeatIntervalMs,
       fetchMaxWaitMs: k.fetchMaxWaitMs, fetchMaxBytes: k.fetchMaxBytes, fetchMaxBytesPerPartition: k.fetchMaxBytesPerPartition,
-    }, this, this.#log);
+    }, this, this.#baseLog);
     this.#committers = Array.from({ length: cfg.delivery.producers }, (_, n) => createCommitter({
       pipeline: cfg, kafka: k, client, admin, source: this.#source!, shared: this.#shared,
-      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
+      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#baseLog,
       onSettled: () => this.#maybeResume(),
       onTrouble: (err) => (err ? this.#troubles.set(`output ${n}`, err) : this.#troubles.delete(`output ${n}`)),
     }));
@@ -183,7 +201,7 @@ export class Pipeline implements SourceListener {
     this.#watchdog = new StallWatchdog({
       pipeline: cfg.name, admin, topics: cfg.inputs, partitions: () => this.#partitions.values(),
       intervalMs: WATCHDOG_INTERVAL_MS, stallTimeoutMs: cfg.delivery.stallTimeoutMs, startFrom: k.startFrom,
-      clock: this.deps.clock, timers: this.deps.timers, metrics: this.deps.metrics, logger: this.#log,
+      clock: this.deps.clock, timers: this.deps.timers, metrics: this.deps.metrics, logger: this.#baseLog,
     });
     await this.#source.start();
     this.#watchdog.start();
@@ -228,7 +246,7 @@ export class Pipeline implements SourceListener {
     const key = partitionKey(tp);
     const sink: PartitionSink = createPartitionSink({
       tp, pipeline: this.#cfg, committer: this.#leastLoadedCommitter(),
-      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#log,
+      metrics: this.deps.metrics, clock: this.deps.clock, timers: this.deps.timers, logger: this.#baseLog,
       rewind: (offset) => {
         this.#batcher?.discard((item) => item.sink === sink);
         part.fetchPosition = offset;
@@ -326,7 +344,7 @@ export class Pipeline implements SourceListener {
   async #scoreBatch(items: WorkItem<PartitionSink>[], waitedMs: number): Promise<void> {
     this.#scoring += items.length;
     try {
-      for (const [sink, chunk] of await this.#scorer.score(items, waitedMs)) sink.submit(chunk);
+      for (const [sink, chunk] of await this.#slot!.score(items, waitedMs)) sink.submit(chunk);
     } catch (err) {
       // Never expected (a failing model run is bisected and dead-lettered row by row): the
       // partitions involved read again from their commits.
@@ -397,7 +415,7 @@ export class Pipeline implements SourceListener {
     await quiet(this.#source?.close());
     await quiet(this.#shared?.disconnect());
     await quiet(this.#admin?.disconnect());
-    await quiet(this.#model?.close());
+    await quiet(this.#slot?.close());
     this.modelLoaded = false;
   }
 }

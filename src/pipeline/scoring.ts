@@ -19,6 +19,8 @@ export interface Scorer {
   threshold: number;
   /** The pipeline's logger with the model's name and version in context. */
   log: Logger;
+  /** Time the warm-up runs took. */
+  warmUpMs: number;
 }
 
 export interface Scoring extends Scorer {
@@ -34,19 +36,25 @@ async function encoder(cfg: PipelineConfig, registry: SchemaRegistryClient | und
   return AvroOutputEncoder.register(registry, topic, schemaFile);
 }
 
+/** The pipeline's input codec: Avro through the registry, or JSON. */
+export function inputCodec(cfg: PipelineConfig, registry: SchemaRegistryClient | undefined): InputCodec {
+  if (cfg.codec !== 'avro') return new JsonInputCodec();
+  if (!registry || !cfg.readerSchema) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': the avro codec needs schemaRegistry and readerSchema`);
+  return new AvroInputCodec(registry, cfg.readerSchema);
+}
+
+/** Output encoders registered in the registry (Avro) or JSON where an output has no schema. */
+export function registryEncoders(cfg: PipelineConfig, registry: SchemaRegistryClient | undefined): OutputEncoderFor {
+  return (o) => encoder(cfg, registry, o.topic, o.schema);
+}
+
 /**
  * Model, features, codecs and output schemas: everything checked before the pipeline touches
  * Kafka's group, so a bad model or mapping fails the start with every problem listed.
  */
 export async function prepareScoring(cfg: PipelineConfig, deps: { registry?: SchemaRegistryClient; metrics: Metrics; clock: Clock }, log: Logger): Promise<Scoring> {
-  let codec: InputCodec;
-  if (cfg.codec === 'avro') {
-    if (!deps.registry || !cfg.readerSchema) throw new StreamscoreError('CONFIG_INVALID', `pipeline '${cfg.name}': the avro codec needs schemaRegistry and readerSchema`);
-    codec = new AvroInputCodec(deps.registry, cfg.readerSchema);
-  } else {
-    codec = new JsonInputCodec();
-  }
-  const scorer = await prepareScorer(cfg, codec, (o) => encoder(cfg, deps.registry, o.topic, o.schema), deps, log);
+  const codec = inputCodec(cfg, deps.registry);
+  const scorer = await prepareScorer(cfg, codec, registryEncoders(cfg, deps.registry), deps, log);
   return { codec, ...scorer };
 }
 
@@ -70,10 +78,11 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
     ];
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
     const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
+    const warmUpStarted = performance.now();
     await model.warmUp(sizes);
+    const warmUpMs = performance.now() - warmUpStarted;
     const info = model.info;
     const modelLog = log.child({ model: info.name, modelVersion: info.version });
-    deps.metrics.modelInfo.set({ pipeline: cfg.name, model: info.name, version: info.version, execution_provider: info.executionProvider }, 1);
     modelLog.info({ executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
     const scorer = new BatchScorer({
       pipeline: cfg.name, mapper, model, threshold, outputs: cfg.outputs,
@@ -81,7 +90,7 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
       alertOut: new OutputRecords(alertEncoder, info, cfg.outputs.alerts.topic),
       maxBatchSize: cfg.batching.maxBatchSize, metrics: deps.metrics, clock: deps.clock, logger: modelLog,
     });
-    return { model, scorer, threshold, log: modelLog };
+    return { model, scorer, threshold, log: modelLog, warmUpMs };
   } catch (err) {
     await model.close();
     throw err;
