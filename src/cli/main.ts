@@ -6,6 +6,7 @@ import { errorMessage, isStreamscoreError } from '../errors.js';
 import { configCommand } from './config.js';
 import { demoCommand } from './demo.js';
 import { devCommand } from './dev.js';
+import { modelCommand } from './model.js';
 import { produceCommand } from './produce.js';
 import { replayCommand } from './replay.js';
 import { runCommand } from './run.js';
@@ -17,6 +18,7 @@ const usage = `usage: streamscore <command> [options]
 commands:
   run --config FILE     run the pipelines a config file names
   config validate FILE  check a config, listing every problem; also: config print FILE, config schema
+  model list|swap       a running service's model: list it, or hot-swap it (admin API)
   replay                rescore a pipeline's input range into a replay topic, exactly once (--from, --to, --model, --compare)
   score                 score a file of events (JSONL or Avro) with a pipeline's features and model, no Kafka
   produce               generate fraud or IoT events into a topic (--scenario, --rate, --count)
@@ -41,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       return replayCommand(rest);
     case 'score':
       return scoreCommand(rest);
+    case 'model':
+      return modelCommand(rest);
     case 'produce':
       return produceCommand(rest);
     case 'tail':

@@ -146,6 +146,14 @@ export const configSchema = {
       properties: {
         port: { type: 'integer', minimum: 0, maximum: 65_535, default: DEFAULTS.http.port },
         host: { ...nonEmpty, default: DEFAULTS.http.host },
+        admin: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['token'],
+          description: 'The admin API (/admin/…, model changes): on only when set. Every call needs Authorization: Bearer <token>.',
+          // Long enough that guessing it over HTTP is hopeless.
+          properties: { token: { ...secret, minLength: 16 } },
+        },
       },
     },
     log: {

@@ -95,6 +95,8 @@ export interface DeliveryConfig {
 export interface HttpConfig {
   port: number;
   host: string;
+  /** The admin API, on only when a token is set. */
+  admin?: { token: string };
 }
 
 export interface StreamscoreConfig {

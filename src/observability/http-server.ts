@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import type { AdminApi } from '../admin/admin-api.js';
 
 export interface Probe {
   /** Empty when ready; otherwise what is missing, one reason per entry. */
@@ -15,13 +16,13 @@ const STALL_MS = 5_000;
 /**
  * /metrics (Prometheus text), /healthz (the process answers, its event loop is not stalled
  * and no consumer is gone for good) and /readyz (models loaded, consumers joined, no
- * partition stalled or failing).
+ * partition stalled or failing); /admin/… when the admin API is on.
  */
 export class HttpServer {
   private server: http.Server | undefined;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 20 });
 
-  constructor(private readonly registry: Registry, private readonly probe: Probe) {}
+  constructor(private readonly registry: Registry, private readonly probe: Probe, private readonly admin?: AdminApi) {}
 
   async start(port: number, host: string): Promise<number> {
     this.loopDelay.enable();
@@ -48,6 +49,8 @@ export class HttpServer {
     } else if (path === '/readyz') {
       const reasons = this.probe.notReady();
       res.writeHead(reasons.length ? 503 : 200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: reasons.length ? 'not ready' : 'ready', reasons }));
+    } else if (this.admin && (path === '/admin' || path?.startsWith('/admin/'))) {
+      await this.admin.handle(req, res, path);
     } else {
       res.writeHead(404).end();
     }

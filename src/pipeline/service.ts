@@ -1,5 +1,7 @@
 import type { Registry } from 'prom-client';
+import { AdminApi, type ModelAdmin } from '../admin/admin-api.js';
 import { createRegistryClient } from '../codec/schema-registry.js';
+import { StreamscoreError } from '../errors.js';
 import type { StreamscoreConfig } from '../config/types.js';
 import { type Clock, type Timers, systemClock, systemTimers } from '../observability/clock.js';
 import { HttpServer } from '../observability/http-server.js';
@@ -33,7 +35,21 @@ export class Service {
       config, pipeline, logger, metrics: this.metrics, registry: schemaRegistry,
       clock: deps.clock ?? systemClock, timers: deps.timers ?? systemTimers,
     }));
-    this.http = deps.http === false ? undefined : new HttpServer(deps.registry, { notReady: () => this.notReady(), unhealthy: () => this.unhealthy() });
+    const admin = config.http.admin ? new AdminApi(config.http.admin.token, this.modelAdmin(), logger.child({ component: 'admin' })) : undefined;
+    this.http = deps.http === false ? undefined : new HttpServer(deps.registry, { notReady: () => this.notReady(), unhealthy: () => this.unhealthy() }, admin);
+  }
+
+  /** What the admin API may do to this service. */
+  modelAdmin(): ModelAdmin {
+    const find = (name: string) => {
+      const p = this.pipelines.find((x) => x.name === name);
+      if (!p) throw new StreamscoreError('ADMIN_NOT_FOUND', `no pipeline '${name}' (pipelines: ${this.pipelines.map((x) => x.name).join(', ')})`);
+      return p;
+    };
+    return {
+      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel })),
+      swap: async (name, file) => find(name).swapModel(file),
+    };
   }
 
   notReady(): string[] {
@@ -48,7 +64,7 @@ export class Service {
   async start(): Promise<void> {
     if (this.http) {
       this.httpPort = await this.http.start(this.deps.config.http.port, this.deps.config.http.host);
-      this.deps.logger.info({ port: this.httpPort, host: this.deps.config.http.host }, 'http: /metrics /healthz /readyz');
+      this.deps.logger.info({ port: this.httpPort, host: this.deps.config.http.host, admin: Boolean(this.deps.config.http.admin) }, `http: /metrics /healthz /readyz${this.deps.config.http.admin ? ' /admin' : ''}`);
     }
     try {
       for (const p of this.pipelines) await p.start();

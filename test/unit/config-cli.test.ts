@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { CONFIG_USAGE, configCommand } from '../../src/cli/config.js';
 import { DEMO_USAGE, demoCommand } from '../../src/cli/demo.js';
 import { DEV_USAGE, devCommand } from '../../src/cli/dev.js';
+import { MODEL_USAGE, modelCommand } from '../../src/cli/model.js';
 import { PRODUCE_USAGE, produceCommand } from '../../src/cli/produce.js';
 import { RUN_USAGE, runCommand } from '../../src/cli/run.js';
 import { TAIL_USAGE, tailCommand } from '../../src/cli/tail.js';
@@ -146,6 +147,7 @@ describe('--help and bad options', () => {
     { name: 'demo', command: demoCommand, usage: DEMO_USAGE, args: ['--keep', '--help'] },
     { name: 'dev', command: devCommand, usage: DEV_USAGE, args: ['up', '--help'] },
     { name: 'config', command: configCommand, usage: CONFIG_USAGE, args: ['validate', 'does-not-exist.yaml', '-h'] },
+    { name: 'model', command: modelCommand, usage: MODEL_USAGE, args: ['swap', '--pipeline', 'fraud', '--path', 'models/fraud-v2.onnx', '--help'] },
   ];
 
   for (const { name, command, usage, args } of commands) {

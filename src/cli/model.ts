@@ -1,0 +1,76 @@
+import { StreamscoreError } from '../errors.js';
+import { helpAsked, parseCommandArgs } from './args.js';
+
+export const MODEL_USAGE = `usage: streamscore model list [--url U] [--token T]
+       streamscore model swap --pipeline P --path FILE [--url U] [--token T]
+
+Changes a running service's model through its admin API (http.admin.token in its config).
+  list        each pipeline's model: name, version, path, execution provider
+  swap        load FILE (a path on the service's host), check it against the pipeline's records
+              and feature mapping, warm it up, then score with it from the next batch on;
+              refused (exit 1) with MODEL_MISMATCH or MODEL_LOAD_FAILED, the old model serving on
+
+  --url U     the service's HTTP address (default http://127.0.0.1:9464)
+  --token T   the admin token (default: the STREAMSCORE_ADMIN_TOKEN environment variable)
+  --json      print the service's JSON answer as it is
+`;
+
+interface AdminAnswer {
+  code?: string;
+  message?: string;
+  problems?: string[];
+  [key: string]: unknown;
+}
+
+/** `streamscore model …`: exit 0 on success; otherwise the service's code and message, exit 1. */
+export async function modelCommand(argv: string[]): Promise<number> {
+  if (helpAsked(argv, MODEL_USAGE)) return 0;
+  const { values, positionals } = parseCommandArgs({
+    args: argv, allowPositionals: true,
+    options: { url: { type: 'string', default: 'http://127.0.0.1:9464' }, token: { type: 'string' }, pipeline: { type: 'string' }, path: { type: 'string' }, json: { type: 'boolean', default: false } },
+  }, MODEL_USAGE);
+  const [action, ...extra] = positionals;
+  const token = values.token ?? process.env.STREAMSCORE_ADMIN_TOKEN;
+  if (!token) throw new StreamscoreError('CLI_USAGE', `give --token or set STREAMSCORE_ADMIN_TOKEN\n${MODEL_USAGE.trimEnd()}`);
+  if (extra.length) throw new StreamscoreError('CLI_USAGE', `unexpected argument '${extra[0]}'\n${MODEL_USAGE.trimEnd()}`);
+  const base = values.url!.replace(/\/$/, '');
+  let request: { method: string; path: string; body?: unknown };
+  if (action === 'list') {
+    request = { method: 'GET', path: '/admin/pipelines' };
+  } else if (action === 'swap') {
+    if (!values.pipeline || !values.path) throw new StreamscoreError('CLI_USAGE', `swap needs --pipeline and --path\n${MODEL_USAGE.trimEnd()}`);
+    request = { method: 'PUT', path: `/admin/pipelines/${encodeURIComponent(values.pipeline)}/model`, body: { path: values.path } };
+  } else {
+    throw new StreamscoreError('CLI_USAGE', `${action ? `unknown action '${action}'` : 'say what to do'}\n${MODEL_USAGE.trimEnd()}`);
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${base}${request.path}`, {
+      method: request.method,
+      headers: { authorization: `Bearer ${token}`, ...(request.body ? { 'content-type': 'application/json' } : {}) },
+      body: request.body ? JSON.stringify(request.body) : undefined,
+    });
+  } catch (err) {
+    throw new StreamscoreError('TIMEOUT', `cannot reach ${base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+  }
+  const answer = (await res.json().catch(() => ({ code: 'INTERNAL_ERROR', message: `HTTP ${res.status} with no JSON body (is the admin API on? http.admin.token)` }))) as AdminAnswer;
+  if (values.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
+  if (!res.ok) {
+    if (!values.json) process.stderr.write(`streamscore: ${answer.code}: ${answer.message}\n`);
+    return 1;
+  }
+  if (!values.json) process.stdout.write(action === 'list' ? describeList(answer) : describeSwap(answer));
+  return 0;
+}
+
+type Model = { name: string; version: string; path: string; executionProvider: string } | null;
+
+function describeList(answer: AdminAnswer): string {
+  const pipelines = answer.pipelines as { name: string; model: Model }[];
+  return pipelines.map((p) => `${p.name}: ${p.model ? `${p.model.name} ${p.model.version} (${p.model.executionProvider}) ${p.model.path}` : 'no model loaded'}\n`).join('');
+}
+
+function describeSwap(answer: AdminAnswer): string {
+  const { previous, current, warmupMs } = answer as unknown as { previous: NonNullable<Model>; current: NonNullable<Model>; warmupMs: number };
+  return `swapped ${previous.name} ${previous.version} -> ${current.name} ${current.version} (warm-up ${warmupMs} ms)\n`;
+}
