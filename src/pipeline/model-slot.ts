@@ -39,6 +39,8 @@ export interface ModelSlotOptions {
 interface Serving {
   scorer: Scorer;
   path: string;
+  /** The config's model section it was loaded from (path resolved). */
+  section: PipelineConfig['model'];
   /** Batches being scored with it; it is released once none is left after it stopped serving. */
   running: number;
   drained?: () => void;
@@ -68,7 +70,8 @@ export class ModelSlot {
   #swaps: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly o: ModelSlotOptions, first: Scorer) {
-    this.#serving = { scorer: first, path: path.resolve(o.pipeline.model.path), running: 0 };
+    const section = { ...o.pipeline.model, path: path.resolve(o.pipeline.model.path) };
+    this.#serving = { scorer: first, path: section.path, section, running: 0 };
     this.#markServing(undefined, first.model.info);
   }
 
@@ -102,19 +105,29 @@ export class ModelSlot {
     }
   }
 
-  /** Loads, checks and warms up the model at `file`, then makes it the one that scores. One swap at a time. */
-  swap(file: string): Promise<SwapResult> {
-    const next = this.#swaps.then(() => this.#swap(file));
+  /** The config's model section the serving model was loaded from. */
+  get section(): PipelineConfig['model'] {
+    return this.#serving.section;
+  }
+
+  /**
+   * Loads, checks and warms up the model at `file`, then makes it the one that scores. One swap
+   * at a time. With a config `section` (SIGHUP), its name, version and providers apply; a bare
+   * path takes the name and version from the model's own metadata.
+   */
+  swap(file: string, section?: PipelineConfig['model']): Promise<SwapResult> {
+    const next = this.#swaps.then(() => this.#swap(file, section));
     this.#swaps = next.catch(() => {});
     return next;
   }
 
-  async #swap(file: string): Promise<SwapResult> {
+  async #swap(file: string, section: PipelineConfig['model'] | undefined): Promise<SwapResult> {
     const { pipeline, metrics } = this.o;
     const resolved = path.resolve(file);
+    const cfg = section ? { ...pipeline, model: { ...section, path: resolved } } : withModel(pipeline, resolved);
     let candidate: Scorer;
     try {
-      candidate = await prepareScorer(withModel(pipeline, resolved), this.o.schema, this.o.encoderFor, this.o, this.o.logger);
+      candidate = await prepareScorer(cfg, this.o.schema, this.o.encoderFor, this.o, this.o.logger);
     } catch (err) {
       const refused = candidateError(asStreamscoreError(err), resolved);
       metrics.modelSwaps.inc({ pipeline: pipeline.name, result: refused.code === 'MODEL_MISMATCH' ? 'mismatch' : refused.code === 'MODEL_LOAD_FAILED' ? 'load_failed' : 'failed' });
@@ -122,7 +135,7 @@ export class ModelSlot {
       throw refused;
     }
     const previous = this.#serving;
-    this.#serving = { scorer: candidate, path: resolved, running: 0 };
+    this.#serving = { scorer: candidate, path: resolved, section: cfg.model, running: 0 };
     this.#markServing(previous.scorer.model.info, candidate.model.info);
     metrics.modelSwaps.inc({ pipeline: pipeline.name, result: 'swapped' });
     candidate.log.info({ previous: `${previous.scorer.model.info.name} ${previous.scorer.model.info.version}`, path: resolved, warmupMs: Math.round(candidate.warmUpMs) }, 'model swapped');

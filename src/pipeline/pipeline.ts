@@ -103,9 +103,14 @@ export class Pipeline implements SourceListener {
   }
 
   /** Hot swap: the model at `file` scores from the next batch on, once it loaded, fitted and warmed up. */
-  swapModel(file: string): Promise<SwapResult> {
+  swapModel(file: string, section?: PipelineConfig['model']): Promise<SwapResult> {
     if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${this.name}' is ${this.status}: its model cannot change now`));
-    return this.#slot.swap(file);
+    return this.#slot.swap(file, section);
+  }
+
+  /** The config's model section the serving model came from (path resolved). */
+  get modelSection(): PipelineConfig['model'] | undefined {
+    return this.#slot?.section;
   }
 
   /** True while the consumer is in its group (with or without partitions). */

@@ -74,6 +74,34 @@ export class Service {
     }
   }
 
+  /**
+   * SIGHUP: applies the `model` sections of a re-read config through the same swap as the admin
+   * API. Anything else that changed needs a restart, and the log says so; a refused model is
+   * logged by its pipeline and the serving one stays.
+   */
+  async applyModelSections(next: StreamscoreConfig): Promise<{ swapped: string[]; refused: string[]; unchanged: string[] }> {
+    const log = this.deps.logger;
+    const withoutModels = (c: StreamscoreConfig) => JSON.stringify({ ...c, pipelines: c.pipelines.map((p) => ({ ...p, model: undefined })) });
+    if (withoutModels(next) !== withoutModels(this.deps.config)) log.warn('config changed outside the pipelines\' model sections: that takes a restart; only model sections were applied');
+    const result = { swapped: [] as string[], refused: [] as string[], unchanged: [] as string[] };
+    await Promise.all(this.pipelines.map(async (p) => {
+      const section = next.pipelines.find((x) => x.name === p.name)?.model;
+      if (!section || JSON.stringify(section) === JSON.stringify(p.modelSection)) {
+        result.unchanged.push(p.name);
+        return;
+      }
+      try {
+        await p.swapModel(section.path, section);
+        result.swapped.push(p.name);
+      } catch (err) {
+        // The pipeline logged why (model change refused); the admin API's caller would get it as the answer.
+        if ((err as StreamscoreError).code === 'ADMIN_BAD_REQUEST') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
+        result.refused.push(p.name);
+      }
+    }));
+    return result;
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all(this.pipelines.map((p) => p.close()));

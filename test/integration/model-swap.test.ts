@@ -12,9 +12,10 @@ import { type SentRecord, produceLoad } from '../../src/loadgen/load-producer.js
 import { Service } from '../../src/pipeline/service.js';
 import { HEADER } from '../../src/sink/output-records.js';
 import { waitFor } from '../../src/util/wait.js';
-import { kafkaBrokers, kafkaForSuite, readAll, schemaRegistryUrl } from '../support/kafka.js';
+import { kafkaBrokers, kafkaForSuite, readAll, readTopic, schemaRegistryUrl } from '../support/kafka.js';
 import { runStreamscore, scratchDir } from '../support/offline-fixtures.js';
-import { createFraudTopics, fraudConfig, repo } from '../support/pipeline-fixtures.js';
+import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, repo } from '../support/pipeline-fixtures.js';
+import { ServiceProcess } from '../support/service-process.js';
 
 const dir = scratchDir('model-swap');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -118,5 +119,41 @@ describe('hot swap of the model on the real broker', () => {
       expect(lastV1 < firstV2 || firstV2 === -1, `${partition}: a 1.0.0 output after a 2.0.0 one`).toBe(true);
     }
     expect([...versions].sort()).toEqual(['1.0.0', '2.0.0']);
+  });
+
+  it('SIGHUP re-reads the config and swaps the model whose section changed; a section naming a model that cannot score is refused and the process scores on', async () => {
+    const topics = await createFraudTopics(admin, 2);
+    const config = fraudConfig(topics);
+    const service = ServiceProcess.start(config, 'sighup');
+    try {
+      await service.waitForLog('running');
+      const logLines = () => service.log().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const rewrite = (model: string) => fs.writeFileSync(service.configFile, JSON.stringify({ ...config, pipelines: [{ ...config.pipelines[0], model: { ...config.pipelines[0]!.model, path: model } }] }));
+
+      rewrite(repo('models/fraud-v2.onnx'));
+      service.signal('SIGHUP');
+      await waitFor(() => logLines().find((l) => l.msg === 'model swapped'), { timeoutMs: 30_000, what: "'model swapped' in the log" });
+      expect(logLines().find((l) => l.msg === 'model swapped')).toMatchObject({ pipeline: 'fraud', modelVersion: '2.0.0', previous: 'fraud-gbdt 1.0.0' });
+      await waitFor(() => logLines().find((l) => l.msg === 'SIGHUP: model sections applied'), { timeoutMs: 10_000, what: 'the SIGHUP summary' });
+
+      rewrite(repo('models/pump-anomaly.onnx'));
+      service.signal('SIGHUP');
+      const refused = await waitFor(() => logLines().find((l) => l.msg === 'model change refused; the serving model is unchanged'), { timeoutMs: 30_000, what: 'the refusal in the log' });
+      expect(refused).toMatchObject({ code: 'MODEL_MISMATCH' });
+      await waitFor(() => logLines().filter((l) => l.msg === 'SIGHUP: model sections applied').length === 2, { timeoutMs: 10_000, what: 'the second SIGHUP summary' });
+      expect(logLines().filter((l) => l.msg === 'SIGHUP: model sections applied').at(-1)).toMatchObject({ refused: ['fraud'], swapped: [] });
+      expect(service.running).toBe(true);
+
+      // Still scoring, with 2.0.0.
+      const { encode } = await avroEncoder(topics.input);
+      const golden = goldenEvents('fraud').map((g) => g.event);
+      await produce(kafka, topics.input, golden.slice(0, 20).map((e, i) => ({ key: `k${i}`, value: encode(e) })));
+      const scored = await readTopic(kafka, topics.scored, { until: (r) => r.length >= 20, timeoutMs: 60_000 });
+      expect(new Set(scored.map((m) => String(m.headers![HEADER.modelVersion])))).toEqual(new Set(['2.0.0']));
+      service.signal('SIGTERM');
+      expect(await service.exit()).toBe(0);
+    } finally {
+      await service.kill();
+    }
   });
 });

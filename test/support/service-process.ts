@@ -35,6 +35,11 @@ export class ServiceProcess {
     return this.exitCode === undefined;
   }
 
+  /** The config file it runs with (rewrite it, then SIGHUP, to change a model). */
+  get configFile(): string {
+    return this.logFile.replace(/\.log$/, '.json');
+  }
+
   /** It exited, but not by a clean stop (kill -9, a chaos hook, a crash). */
   get endedAbruptly(): boolean {
     return this.exitCode !== undefined && this.exitCode !== 0;
