@@ -87,6 +87,8 @@ export const ERROR_CODES = {
   ADMIN_UNAUTHORIZED: FATAL,
   ADMIN_NOT_FOUND: FATAL,
   ADMIN_BAD_REQUEST: FATAL,
+  // starting or stopping: asked again once it runs, the same call may work
+  PIPELINE_NOT_RUNNING: FATAL,
   // a candidate model that loads but cannot score this pipeline's records (inputs, outputs, mapping, threshold)
   MODEL_MISMATCH: FATAL,
   // a candidate model file that is not a loadable ONNX model here

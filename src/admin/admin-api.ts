@@ -16,6 +16,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ADMIN_UNAUTHORIZED: 401,
   ADMIN_NOT_FOUND: 404,
   ADMIN_BAD_REQUEST: 400,
+  PIPELINE_NOT_RUNNING: 503,
   MODEL_MISMATCH: 409,
   MODEL_LOAD_FAILED: 422,
 };
@@ -51,7 +52,7 @@ export class AdminApi {
   }
 
   #authorise(req: http.IncomingMessage): void {
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const presented = Buffer.from(given ?? '');
     // Constant time, so the token cannot be found a byte at a time from response times.
     const ok = presented.length === this.#token.length && crypto.timingSafeEqual(presented, this.#token);
@@ -59,7 +60,12 @@ export class AdminApi {
   }
 
   async #route(method: string, path: string, req: http.IncomingMessage): Promise<unknown> {
-    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    let parts: string[];
+    try {
+      parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      throw new StreamscoreError('ADMIN_BAD_REQUEST', `${path}: not a well-formed URL path`);
+    }
     // parts[0] is 'admin'
     if (parts.length === 2 && parts[1] === 'pipelines') {
       allow(method, 'GET');
@@ -98,5 +104,10 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 }

@@ -23,6 +23,7 @@ export class Batcher<T> {
   private head = 0;
   private inFlight = 0;
   private flushing = false;
+  private closed = false;
   private timer: unknown;
   private idleWaiters: (() => void)[] = [];
   constructor(private readonly opts: BatcherOptions<T>) {}
@@ -74,6 +75,7 @@ export class Batcher<T> {
   }
 
   private pump(): void {
+    if (this.closed) return;
     for (;;) {
       const decision = decideBatch({
         queued: this.queued,
@@ -127,7 +129,9 @@ export class Batcher<T> {
     for (const w of waiters) w();
   }
 
+  /** Dispatches nothing more, even when a batch in flight finishes (its model may be released next). */
   close(): void {
+    this.closed = true;
     this.clearTimer();
   }
 }

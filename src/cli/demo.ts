@@ -4,7 +4,7 @@ import { helpAsked, parseCommandArgs } from './args.js';
 import { clientsFor } from './endpoints.js';
 import { OutputObserver, percentile } from '../demo/observer.js';
 import { DEMO, DEMO_PARTITIONS, ensureDemoTopics } from '../demo/topics.js';
-import { demoService, demoServiceUrl, startDemoService, waitForDemoService } from '../demo/service-process.js';
+import { DEMO_ADMIN_TOKEN_FILE, demoAdminToken, demoService, demoServiceUrl, startDemoService, waitForDemoService } from '../demo/service-process.js';
 import { projectRoot } from '../devstack/paths.js';
 import { stopProcess } from '../devstack/process.js';
 import { stackDown, stackUp } from '../devstack/stack.js';
@@ -67,7 +67,8 @@ export async function demoCommand(args: string[]): Promise<number> {
   await admin.disconnect();
   say(`  topics: ${created.length ? `created ${created.join(', ')}` : 'all present'} (${DEMO_PARTITIONS} partitions each)`);
 
-  const service = startDemoService({ ...process.env, KAFKA_BROKERS: stack.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl, STREAMSCORE_LOG_LEVEL: 'info' });
+  const adminToken = demoAdminToken(process.env);
+  const service = startDemoService({ ...process.env, KAFKA_BROKERS: stack.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: stack.schemaRegistryUrl, STREAMSCORE_LOG_LEVEL: 'info', STREAMSCORE_ADMIN_TOKEN: adminToken });
   say(`  streamscore: ${service.started ? 'started' : 'already running'} (pid ${service.pid}, log .run/demo/streamscore.log, metrics ${demoServiceUrl()}/metrics)`);
   const waiting = new ProgressLine();
   let waitedMs: number;
@@ -176,6 +177,9 @@ export async function demoCommand(args: string[]): Promise<number> {
     say('  npm run streamscore -- tail fraud-alerts            # alerts as they are committed');
     say('  npm run streamscore -- produce --scenario fraud --rate 500 --duration 30');
     say('  curl -s http://127.0.0.1:9464/metrics | grep streamscore_records');
+    say(`  export STREAMSCORE_ADMIN_TOKEN=$(cat ${path.relative(process.cwd(), DEMO_ADMIN_TOKEN_FILE)})   # the admin API's token`);
+    say('  npm run streamscore -- model list                  # each pipeline\'s model');
+    say('  npm run streamscore -- model swap --pipeline fraud --path models/fraud-v2.onnx   # hot swap, no restart');
     say('  npm run dev:down                                    # stop everything');
   } else {
     if (service.started) await stopProcess(demoService, 60_000);

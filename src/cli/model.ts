@@ -11,7 +11,8 @@ Changes a running service's model through its admin API (http.admin.token in its
               refused (exit 1) with MODEL_MISMATCH or MODEL_LOAD_FAILED, the old model serving on
 
   --url U     the service's HTTP address (default http://127.0.0.1:9464)
-  --token T   the admin token (default: the STREAMSCORE_ADMIN_TOKEN environment variable)
+  --token T   the admin token (default: the STREAMSCORE_ADMIN_TOKEN environment variable,
+              better: a command line is visible to other users of the host)
   --json      print the service's JSON answer as it is
 `;
 

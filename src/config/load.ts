@@ -86,6 +86,16 @@ function expandShorthands(raw: Record<string, unknown>): void {
   }
 }
 
+/**
+ * `http.admin.token: "${STREAMSCORE_ADMIN_TOKEN:-}"` with the variable unset leaves the admin
+ * API off (the service logs that it is off), so one config serves with and without it; a
+ * token that is set must still be long enough.
+ */
+function adminOffWithoutToken(raw: Record<string, unknown>): void {
+  const http = raw.http as { admin?: { token?: unknown } } | undefined;
+  if (http?.admin?.token === '') delete http.admin;
+}
+
 /** Rules one field's schema cannot express. */
 function crossFieldProblems(config: StreamscoreConfig): string[] {
   const problems: string[] = [];
@@ -172,6 +182,7 @@ export function parseConfig(text: string, opts: { env?: NodeJS.ProcessEnv; baseD
   const raw = interpolate(parsed, env, baseDir, problems, '') as Record<string, unknown>;
   applyEnvOverrides(raw, env);
   expandShorthands(raw);
+  adminOffWithoutToken(raw);
   // A value that failed to interpolate is reported once, not again for being empty.
   const unresolved = problems.map((p) => p.slice(0, p.indexOf(':')));
   if (!validateSchema(raw)) {

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -16,6 +17,21 @@ export function demoServiceUrl(): string {
 
 /** The demo's streamscore, a background process like the broker: `dev:down` stops it too. */
 export const demoService: ManagedProcess = { name: 'streamscore', dir: path.join(paths.runDir, 'demo'), marker: DEMO_CONFIG };
+
+/** Where the demo keeps its admin token, for `streamscore model …` while it runs. */
+export const DEMO_ADMIN_TOKEN_FILE = path.join(demoService.dir, 'admin-token');
+
+/**
+ * The demo service's admin token: STREAMSCORE_ADMIN_TOKEN when set; else the one a running demo
+ * service was started with; else a new random one. Written to DEMO_ADMIN_TOKEN_FILE (owner only).
+ */
+export function demoAdminToken(env: NodeJS.ProcessEnv): string {
+  const kept = runningPid(demoService) !== undefined && fs.existsSync(DEMO_ADMIN_TOKEN_FILE) ? fs.readFileSync(DEMO_ADMIN_TOKEN_FILE, 'utf8').trim() : undefined;
+  const token = env.STREAMSCORE_ADMIN_TOKEN || kept || crypto.randomBytes(24).toString('hex');
+  fs.mkdirSync(demoService.dir, { recursive: true });
+  fs.writeFileSync(DEMO_ADMIN_TOKEN_FILE, `${token}\n`, { mode: 0o600 });
+  return token;
+}
 
 export function startDemoService(env: NodeJS.ProcessEnv): { started: boolean; pid: number } {
   const running = runningPid(demoService);

@@ -5,6 +5,9 @@ import type { ExecutionProvider, PipelineConfig } from '../config/types.js';
 import { StreamscoreError } from '../errors.js';
 import { parseOnnxMetadata } from './onnx-metadata.js';
 
+/** ONNX's own protobuf limit: no valid model file is larger. */
+const MAX_MODEL_BYTES = 2 ** 31 - 1;
+
 export interface ModelInfo {
   name: string;
   version: string;
@@ -29,11 +32,19 @@ export class OnnxModel {
     private readonly scoreOutput: string,
   ) {}
 
-  /** Reads the file without blocking the event loop (a hot swap loads while records flow). */
+  /**
+   * Reads the file without blocking the event loop (a hot swap loads while records flow).
+   * ONNX Runtime's own session creation is a synchronous native call: short for models of
+   * this size, and the reason a model file is capped.
+   */
   static async load(cfg: PipelineConfig['model'], logger: Logger): Promise<OnnxModel> {
     let bytes: Buffer;
     let metadata;
     try {
+      // Only a regular file of sane size: a FIFO or /dev/zero would wait or fill memory forever.
+      const stat = await fs.stat(cfg.path);
+      if (!stat.isFile()) throw new Error('not a regular file');
+      if (stat.size > MAX_MODEL_BYTES) throw new Error(`${stat.size} bytes, over the ${MAX_MODEL_BYTES} a model may have`);
       bytes = await fs.readFile(cfg.path);
       metadata = parseOnnxMetadata(bytes);
     } catch (err) {
@@ -48,7 +59,13 @@ export class OnnxModel {
           interOpNumThreads: 1,
           graphOptimizationLevel: 'all',
         });
-        return OnnxModel.fromSession(session, cfg, metadata.props, provider);
+        try {
+          return OnnxModel.fromSession(session, cfg, metadata.props, provider);
+        } catch (err) {
+          // A model of the wrong shape is refused; its native session must not outlive the refusal.
+          await session.release();
+          throw err;
+        }
       } catch (err) {
         if (err instanceof StreamscoreError) throw err;
         failures.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);

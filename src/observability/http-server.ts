@@ -26,7 +26,13 @@ export class HttpServer {
 
   async start(port: number, host: string): Promise<number> {
     this.loopDelay.enable();
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = http.createServer((req, res) => {
+      // A fault of ours answers 500; it must never become an unhandled rejection that ends the process.
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());

@@ -68,6 +68,7 @@ export function problemsOf(err: StreamscoreError): string[] {
 export class ModelSlot {
   #serving: Serving;
   #swaps: Promise<unknown> = Promise.resolve();
+  #closed = false;
 
   private constructor(private readonly o: ModelSlotOptions, first: Scorer) {
     const section = { ...o.pipeline.model, path: path.resolve(o.pipeline.model.path) };
@@ -77,8 +78,22 @@ export class ModelSlot {
 
   /** Loads the configured model: a failure here fails the start with its own code. */
   static async open(o: ModelSlotOptions): Promise<ModelSlot> {
-    const scorer = await prepareScorer(o.pipeline, o.schema, o.encoderFor, o, o.logger);
-    return new ModelSlot(o, scorer);
+    // The output schemas do not change with the model: registered once, reused by every swap
+    // (no registry call, no file read on a swap).
+    const encoders = new Map<string, ReturnType<OutputEncoderFor>>();
+    const encoderFor: OutputEncoderFor = (out) => {
+      const key = `${out.topic}\u0000${out.schema ?? ''}`;
+      let made = encoders.get(key);
+      if (!made) {
+        made = o.encoderFor(out);
+        made.catch(() => encoders.delete(key));
+        encoders.set(key, made);
+      }
+      return made;
+    };
+    const withCache = { ...o, encoderFor };
+    const scorer = await prepareScorer(o.pipeline, o.schema, encoderFor, o, o.logger);
+    return new ModelSlot(withCache, scorer);
   }
 
   get info(): ModelInfo {
@@ -126,6 +141,7 @@ export class ModelSlot {
     const resolved = path.resolve(file);
     const cfg = section ? { ...pipeline, model: { ...section, path: resolved } } : withModel(pipeline, resolved);
     let candidate: Scorer;
+    if (this.#closed) throw notServing(pipeline.name);
     try {
       candidate = await prepareScorer(cfg, this.o.schema, this.o.encoderFor, this.o, this.o.logger);
     } catch (err) {
@@ -133,6 +149,11 @@ export class ModelSlot {
       metrics.modelSwaps.inc({ pipeline: pipeline.name, result: refused.code === 'MODEL_MISMATCH' ? 'mismatch' : refused.code === 'MODEL_LOAD_FAILED' ? 'load_failed' : 'failed' });
       this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'model change refused; the serving model is unchanged');
       throw refused;
+    }
+    if (this.#closed) {
+      // Closed while it loaded: it never serves.
+      await candidate.model.close();
+      throw notServing(pipeline.name);
     }
     const previous = this.#serving;
     this.#serving = { scorer: candidate, path: resolved, section: cfg.model, running: 0 };
@@ -155,11 +176,19 @@ export class ModelSlot {
     gauge.set(labels(current), 1);
   }
 
-  /** Waits for a swap under way, then releases the serving model. */
+  /**
+   * Releases the serving model once its batch in flight is done. A swap still loading is not
+   * waited for (a slow file must not hold shutdown): it releases its candidate when it ends.
+   */
   async close(): Promise<void> {
-    await this.#swaps;
+    if (this.#closed) return;
+    this.#closed = true;
     await this.#release(this.#serving);
   }
+}
+
+function notServing(pipeline: string): StreamscoreError {
+  return new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${pipeline}' is stopping: its model cannot change now`);
 }
 
 function describe(s: Serving): ServingModel {

@@ -104,7 +104,7 @@ export class Pipeline implements SourceListener {
 
   /** Hot swap: the model at `file` scores from the next batch on, once it loaded, fitted and warmed up. */
   swapModel(file: string, section?: PipelineConfig['model']): Promise<SwapResult> {
-    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${this.name}' is ${this.status}: its model cannot change now`));
+    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its model cannot change now`));
     return this.#slot.swap(file, section);
   }
 

@@ -3,7 +3,7 @@ import type { InputCodec, OutputEncoder, RecordSchemaView } from '../codec/codec
 import { JsonInputCodec, JsonOutputEncoder } from '../codec/json-codec.js';
 import type { SchemaRegistryClient } from '../codec/schema-registry.js';
 import type { PipelineConfig } from '../config/types.js';
-import { StreamscoreError } from '../errors.js';
+import { StreamscoreError, errorMessage } from '../errors.js';
 import { FeatureMapper } from '../inference/features.js';
 import { OnnxModel } from '../inference/model.js';
 import type { Clock } from '../observability/clock.js';
@@ -79,7 +79,10 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
     const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
     const warmUpStarted = performance.now();
-    await model.warmUp(sizes);
+    // A model that loads but cannot run at these batch sizes (a fixed batch dimension) cannot serve.
+    await model.warmUp(sizes).catch((err: unknown) => {
+      throw new StreamscoreError('MODEL_BAD_INPUTS', `${cfg.model.path}: a warm-up run at batch sizes ${sizes.join(', ')} failed: ${errorMessage(err).split('\n')[0]}`);
+    });
     const warmUpMs = performance.now() - warmUpStarted;
     const info = model.info;
     const modelLog = log.child({ model: info.name, modelVersion: info.version });

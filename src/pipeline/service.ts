@@ -95,7 +95,7 @@ export class Service {
         result.swapped.push(p.name);
       } catch (err) {
         // The pipeline logged why (model change refused); the admin API's caller would get it as the answer.
-        if ((err as StreamscoreError).code === 'ADMIN_BAD_REQUEST') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
+        if ((err as StreamscoreError).code === 'PIPELINE_NOT_RUNNING') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
         result.refused.push(p.name);
       }
     }));

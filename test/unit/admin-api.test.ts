@@ -20,6 +20,7 @@ const admin: ModelAdmin = {
     if (file.endsWith('pump.onnx')) throw new StreamscoreError('MODEL_MISMATCH', 'cannot score:\n  - column a: missing\n  - column b: missing');
     if (file.endsWith('corrupt.onnx')) throw new StreamscoreError('MODEL_LOAD_FAILED', 'not a model:\n  - protobuf parsing failed');
     if (file.endsWith('registry-down.onnx')) throw new StreamscoreError('REGISTRY_UNAVAILABLE', 'registry down');
+    if (file.endsWith('stopping.onnx')) throw new StreamscoreError('PIPELINE_NOT_RUNNING', 'pipeline is stopping');
     return { previous: v1, current: v2, warmupMs: 3 };
   },
 };
@@ -53,6 +54,9 @@ describe('admin API', () => {
   });
 
   it('GET /admin/pipelines lists each pipeline\'s model; PUT …/model swaps and answers previous, current, warmupMs', async () => {
+    // The auth scheme's name is case-insensitive (RFC 7235); the token is not.
+    const lower = await fetch(`${base}/admin/pipelines`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(lower.status).toBe(200);
     expect(await call('GET', '/admin/pipelines')).toEqual({ status: 200, body: { pipelines: [{ name: 'fraud', model: v1, shadow: null, canary: null }] } });
     expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/fraud-v2.onnx' } })).toEqual({ status: 200, body: { previous: v1, current: v2, warmupMs: 3 } });
   });
@@ -62,6 +66,8 @@ describe('admin API', () => {
     expect(mismatch).toMatchObject({ status: 409, body: { code: 'MODEL_MISMATCH', problems: ['column a: missing', 'column b: missing'] } });
     expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/corrupt.onnx' } })).toMatchObject({ status: 422, body: { code: 'MODEL_LOAD_FAILED', problems: ['protobuf parsing failed'] } });
     expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/registry-down.onnx' } })).toMatchObject({ status: 503, body: { code: 'REGISTRY_UNAVAILABLE' } });
+    expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/stopping.onnx' } })).toMatchObject({ status: 503, body: { code: 'PIPELINE_NOT_RUNNING' } });
+    expect(await call('GET', '/admin/pipelines/%E0%A4%A/model')).toMatchObject({ status: 400, body: { code: 'ADMIN_BAD_REQUEST' } });
     expect(await call('PUT', '/admin/pipelines/iot/model', { body: { path: '/m/x.onnx' } })).toMatchObject({ status: 404, body: { code: 'ADMIN_NOT_FOUND' } });
     expect(await call('GET', '/admin/other')).toMatchObject({ status: 404, body: { code: 'ADMIN_NOT_FOUND' } });
     expect(await call('GET', '/admin/pipelines/fraud/model')).toMatchObject({ status: 400, body: { code: 'ADMIN_BAD_REQUEST' } });

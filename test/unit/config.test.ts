@@ -99,6 +99,14 @@ describe('config', () => {
     expect(problemsOf(doc, {})).toEqual(['/kafka/sasl/password: environment variable KAFKA_PASSWORD is not set']);
   });
 
+  it('http.admin.token: an unset ${VAR:-} leaves the admin API off; a set token shorter than 16 characters is refused', () => {
+    const doc = minimal() as Loose;
+    doc.http = { admin: { token: '${STREAMSCORE_ADMIN_TOKEN:-}' } };
+    expect(parseConfig(JSON.stringify(doc), { env: {} }).http.admin).toBeUndefined();
+    expect(parseConfig(JSON.stringify(doc), { env: { STREAMSCORE_ADMIN_TOKEN: 'x'.repeat(16) } }).http.admin).toEqual({ token: 'x'.repeat(16) });
+    expect(problemsOf(doc, { STREAMSCORE_ADMIN_TOKEN: 'short' })).toEqual(['/http/admin/token: must NOT have fewer than 16 characters']);
+  });
+
   it('lets KAFKA_BROKERS and SCHEMA_REGISTRY_URL point the config at another cluster', () => {
     const config = parseConfig(JSON.stringify(minimal()), { env: { KAFKA_BROKERS: 'a:1,b:2', SCHEMA_REGISTRY_URL: 'https://sr:8081' } });
     expect(config.kafka.brokers).toEqual(['a:1', 'b:2']);

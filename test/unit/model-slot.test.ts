@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
@@ -106,5 +107,38 @@ describe('ModelSlot: hot swap', () => {
     expect(text).toContain('streamscore_model_swaps_total{pipeline="fraud",result="mismatch"} 1');
     expect(text).toContain('streamscore_model_swaps_total{pipeline="fraud",result="load_failed"} 2');
     await slot.close();
+  });
+
+  it('a path that is no regular file (a FIFO that would block a read forever) is refused at once', async () => {
+    const { slot } = await openSlot();
+    const fifo = path.join(dir, 'model.fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(slot.swap(fifo)).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED', message: expect.stringContaining('not a regular file') });
+    await expect(slot.swap(dir)).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    await slot.close();
+  });
+
+  it('closing while a swap loads: close does not wait for it, the candidate never serves and is released', async () => {
+    const { slot } = await openSlot();
+    const closed: string[] = [];
+    const close = OnnxModel.prototype.close;
+    vi.spyOn(OnnxModel.prototype, 'close').mockImplementation(async function (this: OnnxModel) {
+      closed.push(this.info.version);
+      return close.call(this);
+    });
+    let loadStarted!: () => void;
+    const loading = new Promise<void>((r) => { loadStarted = r; });
+    const load = OnnxModel.load.bind(OnnxModel);
+    vi.spyOn(OnnxModel, 'load').mockImplementation(async (cfg, logger) => {
+      loadStarted();
+      return load(cfg, logger);
+    });
+    const swapping = slot.swap(repo('models/fraud-v2.onnx'));
+    await loading;
+    await slot.close();
+    expect(closed).toEqual(['1.0.0']);
+    await expect(swapping).rejects.toMatchObject({ code: 'PIPELINE_NOT_RUNNING' });
+    expect(closed).toEqual(['1.0.0', '2.0.0']);
+    await expect(slot.swap(repo('models/fraud-v2.onnx'))).rejects.toMatchObject({ code: 'PIPELINE_NOT_RUNNING' });
   });
 });
