@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { waitFor } from '../util/wait.js';
 import type { KafkaClient } from './client.js';
 import { tlsFailure } from './errors.js';
-import { type CommittedEntry, PartitionOffsetReader } from './stable-offsets.js';
+import { type CommittedEntry, PartitionOffsetReader, createKafkajsCluster } from './stable-offsets.js';
 import type { TopicPartition } from './records.js';
 
 /** A transaction's offsets settle within milliseconds of its end. */
@@ -116,6 +116,17 @@ export class KafkaAdmin {
     return new Map(offsets.map((o) => [o.partition, { start: BigInt(o.low), end: BigInt(o.high) }]));
   }
 
+  /**
+   * Each partition's first offset and high watermark, transactions still being marked included.
+   * offsetRanges answers the last stable offset instead: just after a transaction commits, and
+   * before the coordinator has written its markers, that stops short of the transaction, so a
+   * reader that must see everything written so far (a replay's own output) reads to this.
+   */
+  async highWatermarkRanges(topic: string): Promise<Map<number, { start: bigint; end: bigint }>> {
+    const [stable, ends] = await Promise.all([this.offsetRanges(topic), listHighWatermarks(this.client, topic)]);
+    return new Map([...stable].map(([partition, { start }]) => [partition, { start, end: ends.get(partition) ?? start }]));
+  }
+
   /** Each partition's end offset (the offset the next record will get). */
   async endOffsets(topic: string): Promise<Map<number, bigint>> {
     const offsets = await this.#admin.fetchTopicOffsets(topic);
@@ -134,5 +145,30 @@ export class KafkaAdmin {
   async disconnect(): Promise<void> {
     this.#connected = undefined;
     await Promise.all([this.#admin.disconnect(), this.#offsets.close()]);
+  }
+}
+
+/** kafkajs's isolation level that lists offsets to the log's end, open transactions included. */
+const READ_UNCOMMITTED = 0;
+
+interface OffsetsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  fetchTopicsOffset(topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[]):
+    Promise<{ partitions: { partition: number; offset: string }[] }[]>;
+}
+
+async function listHighWatermarks(client: KafkaClient, topic: string): Promise<Map<number, bigint>> {
+  const cluster = createKafkajsCluster<OffsetsCluster>(client.raw, { isolationLevel: READ_UNCOMMITTED, allowAutoTopicCreation: false });
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => ({ partition: p.partitionId }));
+    const [answer] = await cluster.fetchTopicsOffset([{ topic, fromBeginning: false, partitions }]);
+    return new Map(answer!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
+  } finally {
+    await cluster.disconnect();
   }
 }

@@ -23,9 +23,12 @@ interface Verdict {
   alert: boolean;
 }
 
-/** Reads a whole topic (read_committed, to its end when called), one fetch at a time. */
-async function scan(deps: CompareDeps, topic: string, each: (r: ConsumedRecord) => Promise<void>): Promise<void> {
-  const limits = await deps.admin.offsetRanges(topic);
+/**
+ * Reads a whole topic, read_committed, to its high watermark when called: a transaction
+ * committed but not yet marked (the replay's last, an instant ago) is waited for, not missed.
+ */
+export async function scanTopic(deps: Pick<CompareDeps, 'client' | 'admin' | 'reader'>, topic: string, each: (r: ConsumedRecord) => Promise<void>): Promise<void> {
+  const limits = await deps.admin.highWatermarkRanges(topic);
   const reader = new PartitionRangeReader(deps.client, [...limits].map(([partition, { start, end }]) => ({ tp: { topic, partition }, start, end })), deps.reader);
   try {
     for (let batches = await reader.next(); batches; batches = await reader.next()) {
@@ -55,7 +58,7 @@ export async function compareWithLive(deps: CompareDeps, o: { replayId: string; 
     return range !== undefined && BigInt(m![3]!) >= range.start && BigInt(m![3]!) < range.end;
   };
   const replayed = new Map<string, Verdict>();
-  await scan(deps, o.output, async (r) => {
+  await scanTopic(deps, o.output, async (r) => {
     const source = headerText(r.headers, HEADER.source);
     if (headerText(r.headers, REPLAY_ID_HEADER) !== o.replayId || !inRange(source)) return;
     const v = await verdict(deps, r);
@@ -66,7 +69,7 @@ export async function compareWithLive(deps: CompareDeps, o: { replayId: string; 
     confusion: { bothAlert: 0, liveOnly: 0, replayOnly: 0, neither: 0 },
   };
   let agreeing = 0;
-  await scan(deps, o.liveTopic, async (r) => {
+  await scanTopic(deps, o.liveTopic, async (r) => {
     const source = headerText(r.headers, HEADER.source);
     const replay = source ? replayed.get(source) : undefined;
     if (!replay) return;
