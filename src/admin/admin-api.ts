@@ -2,14 +2,17 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import { type ErrorCode, StreamscoreError, asStreamscoreError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { ServingModel, SwapResult } from '../pipeline/model-slot.js';
+import type { ServingModel, ShadowResult, SwapResult } from '../pipeline/model-slot.js';
 import { problemsOf } from '../pipeline/model-slot.js';
 
 /** What the admin API changes: the service's pipelines and their models. */
 export interface ModelAdmin {
-  pipelines(): { name: string; model: ServingModel | undefined }[];
-  /** Rejects with ADMIN_NOT_FOUND for a pipeline that does not exist. */
+  pipelines(): { name: string; model: ServingModel | undefined; shadow: ServingModel | undefined }[];
+  /** Each rejects with ADMIN_NOT_FOUND for a pipeline that does not exist. */
   swap(pipeline: string, path: string): Promise<SwapResult>;
+  setShadow(pipeline: string, path: string): Promise<ShadowResult>;
+  /** The shadow removed (undefined: there was none). */
+  clearShadow(pipeline: string): Promise<ServingModel | undefined>;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -69,16 +72,25 @@ export class AdminApi {
     // parts[0] is 'admin'
     if (parts.length === 2 && parts[1] === 'pipelines') {
       allow(method, 'GET');
-      return { pipelines: this.admin.pipelines().map((p) => ({ name: p.name, model: p.model ?? null, shadow: null, canary: null })) };
+      return { pipelines: this.admin.pipelines().map((p) => ({ name: p.name, model: p.model ?? null, shadow: p.shadow ?? null, canary: null })) };
     }
     if (parts.length === 4 && parts[1] === 'pipelines' && parts[3] === 'model') {
       allow(method, 'PUT');
-      const { path: file } = await readJson(req);
-      if (typeof file !== 'string' || !file) throw new StreamscoreError('ADMIN_BAD_REQUEST', 'the body must be { "path": "<model file on the service\'s host>" }');
-      return this.admin.swap(parts[2]!, file);
+      return this.admin.swap(parts[2]!, await modelPath(req));
+    }
+    if (parts.length === 4 && parts[1] === 'pipelines' && parts[3] === 'shadow') {
+      if (method === 'DELETE') return { removed: (await this.admin.clearShadow(parts[2]!)) ?? null };
+      allow(method, 'PUT');
+      return this.admin.setShadow(parts[2]!, await modelPath(req));
     }
     throw new StreamscoreError('ADMIN_NOT_FOUND', `no admin route ${method} ${path}`);
   }
+}
+
+async function modelPath(req: http.IncomingMessage): Promise<string> {
+  const { path: file } = await readJson(req);
+  if (typeof file !== 'string' || !file) throw new StreamscoreError('ADMIN_BAD_REQUEST', 'the body must be { "path": "<model file on the service\'s host>" }');
+  return file;
 }
 
 function allow(method: string, expected: string): void {

@@ -179,6 +179,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     say('  curl -s http://127.0.0.1:9464/metrics | grep streamscore_records');
     say(`  export STREAMSCORE_ADMIN_TOKEN=$(cat ${path.relative(process.cwd(), DEMO_ADMIN_TOKEN_FILE)})   # the admin API's token`);
     say('  npm run streamscore -- model list                  # each pipeline\'s model');
+    say('  npm run streamscore -- model shadow --pipeline fraud --path models/fraud-v2.onnx # score beside it, into transactions.shadow');
     say('  npm run streamscore -- model swap --pipeline fraud --path models/fraud-v2.onnx   # hot swap, no restart');
     say('  npm run dev:down                                    # stop everything');
   } else {

@@ -3,12 +3,15 @@ import { helpAsked, parseCommandArgs } from './args.js';
 
 export const MODEL_USAGE = `usage: streamscore model list [--url U] [--token T]
        streamscore model swap --pipeline P --path FILE [--url U] [--token T]
+       streamscore model shadow --pipeline P (--path FILE | --remove) [--url U] [--token T]
 
 Changes a running service's model through its admin API (http.admin.token in its config).
   list        each pipeline's model: name, version, path, execution provider
   swap        load FILE (a path on the service's host), check it against the pipeline's records
               and feature mapping, warm it up, then score with it from the next batch on;
               refused (exit 1) with MODEL_MISMATCH or MODEL_LOAD_FAILED, the old model serving on
+  shadow      FILE scores the same feature rows as the serving model, its results going to the
+              pipeline's outputs.shadow.topic only (it never alerts); --remove stops it
 
   --url U     the service's HTTP address (default http://127.0.0.1:9464)
   --token T   the admin token (default: the STREAMSCORE_ADMIN_TOKEN environment variable,
@@ -28,7 +31,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
   if (helpAsked(argv, MODEL_USAGE)) return 0;
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { url: { type: 'string', default: 'http://127.0.0.1:9464' }, token: { type: 'string' }, pipeline: { type: 'string' }, path: { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: { url: { type: 'string', default: 'http://127.0.0.1:9464' }, token: { type: 'string' }, pipeline: { type: 'string' }, path: { type: 'string' }, remove: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   }, MODEL_USAGE);
   const [action, ...extra] = positionals;
   const token = values.token ?? process.env.STREAMSCORE_ADMIN_TOKEN;
@@ -41,6 +44,10 @@ export async function modelCommand(argv: string[]): Promise<number> {
   } else if (action === 'swap') {
     if (!values.pipeline || !values.path) throw new StreamscoreError('CLI_USAGE', `swap needs --pipeline and --path\n${MODEL_USAGE.trimEnd()}`);
     request = { method: 'PUT', path: `/admin/pipelines/${encodeURIComponent(values.pipeline)}/model`, body: { path: values.path } };
+  } else if (action === 'shadow') {
+    if (!values.pipeline || Boolean(values.path) === values.remove) throw new StreamscoreError('CLI_USAGE', `shadow needs --pipeline and one of --path or --remove\n${MODEL_USAGE.trimEnd()}`);
+    const route = `/admin/pipelines/${encodeURIComponent(values.pipeline)}/shadow`;
+    request = values.remove ? { method: 'DELETE', path: route } : { method: 'PUT', path: route, body: { path: values.path } };
   } else {
     throw new StreamscoreError('CLI_USAGE', `${action ? `unknown action '${action}'` : 'say what to do'}\n${MODEL_USAGE.trimEnd()}`);
   }
@@ -60,15 +67,23 @@ export async function modelCommand(argv: string[]): Promise<number> {
     if (!values.json) process.stderr.write(`streamscore: ${answer.code}: ${answer.message}\n`);
     return 1;
   }
-  if (!values.json) process.stdout.write(action === 'list' ? describeList(answer) : describeSwap(answer));
+  if (!values.json) process.stdout.write(action === 'list' ? describeList(answer) : action === 'swap' ? describeSwap(answer) : describeShadow(answer));
   return 0;
 }
 
 type Model = { name: string; version: string; path: string; executionProvider: string } | null;
 
+const named = (m: NonNullable<Model>) => `${m.name} ${m.version} (${m.executionProvider}) ${m.path}`;
+
 function describeList(answer: AdminAnswer): string {
-  const pipelines = answer.pipelines as { name: string; model: Model }[];
-  return pipelines.map((p) => `${p.name}: ${p.model ? `${p.model.name} ${p.model.version} (${p.model.executionProvider}) ${p.model.path}` : 'no model loaded'}\n`).join('');
+  const pipelines = answer.pipelines as { name: string; model: Model; shadow: Model }[];
+  return pipelines.map((p) => `${p.name}: ${p.model ? named(p.model) : 'no model loaded'}${p.shadow ? `\n  shadow: ${named(p.shadow)}` : ''}\n`).join('');
+}
+
+function describeShadow(answer: AdminAnswer): string {
+  if ('removed' in answer) return answer.removed ? `shadow removed: ${named(answer.removed as NonNullable<Model>)}\n` : 'there was no shadow\n';
+  const { shadow, warmupMs } = answer as unknown as { shadow: NonNullable<Model>; warmupMs: number };
+  return `shadow set: ${named(shadow)} (warm-up ${warmupMs} ms)\n`;
 }
 
 function describeSwap(answer: AdminAnswer): string {

@@ -117,10 +117,10 @@ function crossFieldProblems(config: StreamscoreConfig): string[] {
     if (p.batching.maxQueuedRecords < p.batching.maxBatchSize) {
       problems.push(`${at}/batching/maxQueuedRecords: must be at least maxBatchSize (${p.batching.maxBatchSize})`);
     }
-    const outs = [p.outputs.scored.topic, p.outputs.alerts.topic, p.outputs.deadLetter.topic];
+    const outs = [p.outputs.scored.topic, p.outputs.alerts.topic, p.outputs.deadLetter.topic, ...(p.outputs.shadow ? [p.outputs.shadow.topic] : []), ...(p.outputs.drift ? [p.outputs.drift.topic] : [])];
     for (const t of outs) if (p.inputs.includes(t)) problems.push(`${at}/outputs: '${t}' is also an input topic`);
-    if (new Set(outs).size !== outs.length) problems.push(`${at}/outputs: scored, alerts and deadLetter need distinct topics`);
-    for (const file of [p.model.path, p.readerSchema, p.outputs.scored.schema, p.outputs.alerts.schema]) {
+    if (new Set(outs).size !== outs.length) problems.push(`${at}/outputs: scored, alerts, deadLetter, shadow and drift need distinct topics`);
+    for (const file of [p.model.path, p.readerSchema, p.outputs.scored.schema, p.outputs.alerts.schema, p.outputs.shadow?.schema]) {
       if (file && !fs.existsSync(file)) problems.push(`${at}: file not found: ${file}`);
     }
   });
@@ -149,6 +149,7 @@ function resolvePaths(config: StreamscoreConfig, baseDir: string): void {
     p.readerSchema = abs(p.readerSchema);
     p.outputs.scored.schema = abs(p.outputs.scored.schema);
     p.outputs.alerts.schema = abs(p.outputs.alerts.schema);
+    if (p.outputs.shadow) p.outputs.shadow.schema = abs(p.outputs.shadow.schema);
   }
   for (const tls of [config.kafka.ssl, config.schemaRegistry?.tls]) {
     if (!tls) continue;

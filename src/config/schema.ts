@@ -80,6 +80,18 @@ const pipeline = {
           properties: { topic, schema: nonEmpty, threshold: { type: 'number', minimum: 0 } },
         },
         deadLetter: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic } },
+        // Where a shadow model's scores go (schemas/shadow-score.avsc); a shadow can be set only with it.
+        shadow: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic, schema: nonEmpty } },
+        drift: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic } },
+      },
+    },
+    drift: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        window: { type: 'integer', minimum: 0, maximum: 1_000_000, default: DEFAULTS.pipeline.drift.window },
+        psiAlert: { type: 'number', exclusiveMinimum: 0, default: DEFAULTS.pipeline.drift.psiAlert },
       },
     },
     // `delivery: exactly-once` is short for `delivery: { mode: exactly-once }` (load.ts expands it).

@@ -78,8 +78,20 @@ export interface PipelineConfig {
     scored: { topic: string; schema?: string };
     alerts: { topic: string; schema?: string; threshold?: number };
     deadLetter: { topic: string };
+    /** A shadow model's scores, one per scored input (set with the admin API). */
+    shadow?: { topic: string; schema?: string };
+    /** Drift events (JSON), one per feature over drift.psiAlert per window. */
+    drift?: { topic: string };
   };
   delivery: DeliveryConfig;
+  drift: DriftConfig;
+}
+
+export interface DriftConfig {
+  /** Records in the sliding window PSI is computed over; 0: no drift monitoring. */
+  window: number;
+  /** PSI above which a feature (or the score) is logged, once per window, and a drift event is sent. */
+  psiAlert: number;
 }
 
 export interface DeliveryConfig {

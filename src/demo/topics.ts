@@ -2,7 +2,7 @@ import type { KafkaAdmin } from '../kafka/admin.js';
 
 /** The demo's topics and their partition counts (automatic creation is off on purpose). */
 export const DEMO = {
-  fraud: { input: 'transactions', scored: 'transactions.scored', alerts: 'fraud-alerts', dlq: 'transactions.dlq' },
+  fraud: { input: 'transactions', scored: 'transactions.scored', alerts: 'fraud-alerts', dlq: 'transactions.dlq', shadow: 'transactions.shadow' },
   iot: { input: 'sensor-readings', scored: 'sensor-readings.scored', alerts: 'anomaly-flags', dlq: 'sensor-readings.dlq' },
 } as const;
 

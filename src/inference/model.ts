@@ -3,7 +3,7 @@ import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import type { ExecutionProvider, PipelineConfig } from '../config/types.js';
 import { StreamscoreError } from '../errors.js';
-import { parseOnnxMetadata } from './onnx-metadata.js';
+import { type TrainingBaseline, parseOnnxMetadata, parseTrainingBaseline } from './onnx-metadata.js';
 
 /** ONNX's own protobuf limit: no valid model file is larger. */
 const MAX_MODEL_BYTES = 2 ** 31 - 1;
@@ -17,6 +17,10 @@ export interface ModelInfo {
   featureNames: string[];
   /** The model's own alert threshold (metadata `alert_threshold`), if it declares one. */
   threshold?: number;
+  /** The training distribution of each input and of the score (metadata `training_baseline`), for drift. */
+  baseline?: TrainingBaseline;
+  /** Why a `training_baseline` the model carries could not be read (drift is then unavailable). */
+  baselineProblem?: string;
 }
 
 /**
@@ -99,12 +103,20 @@ export class OnnxModel {
       throw new StreamscoreError('MODEL_BAD_INPUTS', `${cfg.path}: cannot tell the feature order`);
     }
     const threshold = props.alert_threshold !== undefined ? Number(props.alert_threshold) : undefined;
+    let baseline: TrainingBaseline | undefined;
+    let baselineProblem: string | undefined;
+    try {
+      baseline = parseTrainingBaseline(props);
+    } catch (err) {
+      baselineProblem = (err as Error).message;
+    }
     return new OnnxModel(session, {
       name: cfg.name ?? props.model_name ?? cfg.path.split('/').pop()!.replace(/\.onnx$/, ''),
       version: cfg.version ?? props.model_version ?? '0',
       executionProvider: provider,
       featureNames,
       threshold: threshold !== undefined && Number.isFinite(threshold) ? threshold : undefined,
+      baseline, baselineProblem,
     }, matrixInput, scoreOutput);
   }
 

@@ -27,6 +27,15 @@ export class Metrics {
   readonly retries: client.Counter<'pipeline' | 'code'>;
   readonly outstandingRecords: client.Gauge<'pipeline'>;
   readonly modelSwaps: client.Counter<'pipeline' | 'result'>;
+  readonly shadowCompared: client.Counter<'pipeline'>;
+  readonly shadowAgreed: client.Counter<'pipeline'>;
+  readonly shadowAgreementRatio: client.Gauge<'pipeline'>;
+  readonly shadowScoreDifference: client.Histogram<'pipeline'>;
+  readonly shadowInferenceMs: client.Histogram<'pipeline'>;
+  readonly shadowFailures: client.Counter<'pipeline'>;
+  readonly featurePsi: client.Gauge<'pipeline' | 'feature'>;
+  readonly scorePsi: client.Gauge<'pipeline'>;
+  readonly driftEvents: client.Counter<'pipeline' | 'feature'>;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -49,6 +58,15 @@ export class Metrics {
     this.queuedRecords = new client.Gauge({ name: 'streamscore_queued_records', help: 'Records waiting in the batcher', labelNames: ['pipeline'], registers });
     this.assignedPartitions = new client.Gauge({ name: 'streamscore_assigned_partitions', help: 'Input partitions assigned to this instance', labelNames: ['pipeline'], registers });
     this.modelSwaps = new client.Counter({ name: 'streamscore_model_swaps_total', help: 'Model changes asked for, by result (swapped, mismatch, load_failed)', labelNames: ['pipeline', 'result'], registers });
+    this.shadowCompared = new client.Counter({ name: 'streamscore_shadow_compared_total', help: 'Scored inputs the shadow model also scored (committed to the shadow topic)', labelNames: ['pipeline'], registers });
+    this.shadowAgreed = new client.Counter({ name: 'streamscore_shadow_agreed_total', help: 'Of those, the ones where shadow and primary made the same alert decision', labelNames: ['pipeline'], registers });
+    this.shadowAgreementRatio = new client.Gauge({ name: 'streamscore_shadow_agreement_ratio', help: 'Alert agreement of the current shadow with the primary since it was set (agreed / compared)', labelNames: ['pipeline'], registers });
+    this.shadowScoreDifference = new client.Histogram({ name: 'streamscore_shadow_score_difference', help: '|shadow score - primary score| per compared input', labelNames: ['pipeline'], buckets: [1e-6, 1e-4, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1], registers });
+    this.shadowInferenceMs = new client.Histogram({ name: 'streamscore_shadow_inference_ms', help: 'ONNX Runtime run() time of the shadow model per batch, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
+    this.shadowFailures = new client.Counter({ name: 'streamscore_shadow_failures_total', help: 'Batches the shadow model failed to score (no shadow records for them; primary outputs unaffected)', labelNames: ['pipeline'], registers });
+    this.featurePsi = new client.Gauge({ name: 'streamscore_feature_psi', help: 'Population stability index of a model input over the last drift.window records against the training baseline', labelNames: ['pipeline', 'feature'], registers });
+    this.scorePsi = new client.Gauge({ name: 'streamscore_score_psi', help: 'Population stability index of the score over the last drift.window records against the training baseline', labelNames: ['pipeline'], registers });
+    this.driftEvents = new client.Counter({ name: 'streamscore_drift_events_total', help: 'Inputs (or the score) found over drift.psiAlert, at most once per window each', labelNames: ['pipeline', 'feature'], registers });
     this.modelInfo = new client.Gauge({ name: 'streamscore_model_info', help: 'The model a pipeline runs (value 1)', labelNames: ['pipeline', 'model', 'version', 'execution_provider'], registers });
   }
 

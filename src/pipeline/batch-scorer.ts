@@ -9,6 +9,14 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type OutputRecords, type SourceRef, deadLetterRecord } from '../sink/output-records.js';
 import type { ScoredChunk } from '../sink/partition-sink.js';
+import type { DriftMonitor } from '../inference/drift.js';
+import type { Shadow } from './shadow.js';
+
+/** What else watches a batch's feature rows: a shadow model scoring them, a drift monitor counting them. */
+export interface BatchObservers {
+  shadow?: Shadow;
+  drift?: DriftMonitor;
+}
 
 /** Where a record's output goes: a live partition's sink, a replay's partition, a file. */
 export interface ScoringTarget {
@@ -49,7 +57,8 @@ export interface BatchScorerOptions {
 export class BatchScorer {
   constructor(private readonly o: BatchScorerOptions) {}
 
-  async score<T extends ScoringTarget>(items: WorkItem<T>[], waitedMs: number): Promise<Map<T, ScoredChunk>> {
+  /** With a `shadow`, it scores the same feature rows and a shadow record joins each scored one in its chunk. */
+  async score<T extends ScoringTarget>(items: WorkItem<T>[], waitedMs: number, { shadow, drift }: BatchObservers = {}): Promise<Map<T, ScoredChunk>> {
     const { mapper, metrics, pipeline } = this.o;
     const matrix = new Float32Array(items.length * mapper.width);
     const rowOf = new Int32Array(items.length).fill(-1);
@@ -61,6 +70,7 @@ export class BatchScorer {
       else rowOf[i] = rows++;
     });
     const scores = new Float32Array(rows).fill(Number.NaN);
+    let shadowScores: Float32Array | undefined;
     if (rows > 0) {
       const started = performance.now();
       await this.infer(matrix, 0, rows, scores);
@@ -68,20 +78,23 @@ export class BatchScorer {
       metrics.batchSize.observe({ pipeline }, rows);
       metrics.batchFillRatio.observe({ pipeline }, rows / this.o.maxBatchSize);
       metrics.queueWaitMs.observe({ pipeline }, waitedMs);
+      drift?.observe(matrix, rows, scores);
+      shadowScores = await shadow?.run(matrix, rows);
     }
-    return this.chunks(items, rowOf, scores);
+    return this.chunks(items, rowOf, scores, shadowScores ? { shadow: shadow!, scores: shadowScores } : undefined);
   }
 
-  private chunks<T extends ScoringTarget>(items: WorkItem<T>[], rowOf: Int32Array, scores: Float32Array): Map<T, ScoredChunk> {
+  private chunks<T extends ScoringTarget>(items: WorkItem<T>[], rowOf: Int32Array, scores: Float32Array, shadowed?: { shadow: Shadow; scores: Float32Array }): Map<T, ScoredChunk> {
     const { outputs, threshold, pipeline, metrics } = this.o;
     const now = this.o.clock.now();
-    type Tally = { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[] };
+    const model = shadowed && { name: this.o.model.info.name, version: this.o.model.info.version };
+    type Tally = { scored: number; alerts: number; dead: Map<string, number>; eventTimes: number[]; compared: number; agreed: number; differences: number[] };
     const chunks = new Map<T, ScoredChunk & Tally>();
     items.forEach((item, i) => {
       if (item.generation !== item.sink.generation) return;
       let chunk = chunks.get(item.sink);
       if (!chunk) {
-        chunk = { generation: item.generation, lastOffset: 0n, records: [], inputs: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [] };
+        chunk = { generation: item.generation, lastOffset: 0n, records: [], inputs: 0, scored: 0, alerts: 0, dead: new Map(), eventTimes: [], compared: 0, agreed: 0, differences: [] };
         chunks.set(item.sink, chunk);
       }
       const { input } = item;
@@ -94,6 +107,13 @@ export class BatchScorer {
         if (score >= threshold) {
           chunk.records.push(this.o.alertOut.record(item.record!, input.key, score, threshold, source, now));
           chunk.alerts++;
+        }
+        if (shadowed) {
+          const compared = shadowed.shadow.compare(input.key, source, { score, threshold, model: model! }, shadowed.scores[row]!, now);
+          chunk.records.push(compared.record);
+          chunk.compared++;
+          if (compared.agree) chunk.agreed++;
+          chunk.differences.push(compared.difference);
         }
       } else {
         const error = item.error ?? new StreamscoreError('INFERENCE_FAILED', 'the model could not score this record');
@@ -110,6 +130,7 @@ export class BatchScorer {
         if (chunk.alerts) metrics.alerts.inc({ pipeline }, chunk.alerts);
         for (const [code, n] of chunk.dead) metrics.deadLettered.inc({ pipeline, code }, n);
         for (const t of chunk.eventTimes) metrics.endToEndMs.observe({ pipeline }, committedAtMs - t);
+        if (chunk.compared) shadowed!.shadow.committed(chunk.compared, chunk.agreed, chunk.differences);
       };
     }
     return chunks;

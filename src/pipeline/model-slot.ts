@@ -9,6 +9,8 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ScoringTarget, WorkItem } from './batch-scorer.js';
 import type { ScoredChunk } from '../sink/partition-sink.js';
 import { type OutputEncoderFor, type Scorer, prepareScorer, withModel } from './scoring.js';
+import { type Shadow, prepareShadow } from './shadow.js';
+import { type DriftEvent, DriftMonitor } from '../inference/drift.js';
 
 /** A model as the admin API shows it. */
 export interface ServingModel {
@@ -34,16 +36,33 @@ export interface ModelSlotOptions {
   clock: Clock;
   /** The pipeline's logger, without model context (each model adds its own). */
   logger: Logger;
+  /** Drift events, for outputs.drift.topic. */
+  onDriftEvent?: (event: DriftEvent) => void;
 }
 
-interface Serving {
+/** A model in use by batches: released once none is left after it stopped serving. */
+interface InUse {
+  running: number;
+  drained?: () => void;
+}
+
+interface Serving extends InUse {
   scorer: Scorer;
   path: string;
   /** The config's model section it was loaded from (path resolved). */
   section: PipelineConfig['model'];
-  /** Batches being scored with it; it is released once none is left after it stopped serving. */
-  running: number;
-  drained?: () => void;
+  /** Its inputs' and score's drift against its own training baseline, if it carries one. */
+  drift: DriftMonitor | undefined;
+}
+
+interface ShadowServing extends InUse {
+  shadow: Shadow;
+  path: string;
+}
+
+export interface ShadowResult {
+  shadow: ServingModel;
+  warmupMs: number;
 }
 
 /** Codes of a candidate that loads but cannot score this pipeline's records. */
@@ -67,12 +86,13 @@ export function problemsOf(err: StreamscoreError): string[] {
  */
 export class ModelSlot {
   #serving: Serving;
+  #shadow: ShadowServing | undefined;
   #swaps: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   private constructor(private readonly o: ModelSlotOptions, first: Scorer) {
     const section = { ...o.pipeline.model, path: path.resolve(o.pipeline.model.path) };
-    this.#serving = { scorer: first, path: section.path, section, running: 0 };
+    this.#serving = { scorer: first, path: section.path, section, running: 0, drift: this.#driftFor(first) };
     this.#markServing(undefined, first.model.info);
   }
 
@@ -109,15 +129,74 @@ export class ModelSlot {
     return describe(this.#serving);
   }
 
-  /** Scores one batch with the model serving when the batch starts. */
+  get shadow(): ServingModel | undefined {
+    return this.#shadow && describeShadow(this.#shadow);
+  }
+
+  /** Scores one batch with the models serving when the batch starts (the primary, and the shadow if any). */
   async score<T extends ScoringTarget>(items: WorkItem<T>[], waitedMs: number): Promise<Map<T, ScoredChunk>> {
     const serving = this.#serving;
+    const shadow = this.#shadow;
     serving.running++;
+    if (shadow) shadow.running++;
     try {
-      return await serving.scorer.scorer.score(items, waitedMs);
+      return await serving.scorer.scorer.score(items, waitedMs, { shadow: shadow?.shadow, drift: serving.drift });
     } finally {
       if (--serving.running === 0) serving.drained?.();
+      if (shadow && --shadow.running === 0) shadow.drained?.();
     }
+  }
+
+  /** Loads, checks and warms up a shadow model, then has it score every batch from the next one on (replacing any shadow). */
+  setShadow(file: string): Promise<ShadowResult> {
+    return this.#queue(async () => {
+      if (this.#closed) throw notServing(this.o.pipeline.name);
+      const resolved = path.resolve(file);
+      const started = performance.now();
+      let shadow: Shadow;
+      try {
+        shadow = await prepareShadow(resolved, { pipeline: this.o.pipeline, primaryColumns: this.info.featureNames, encoderFor: this.o.encoderFor, metrics: this.o.metrics, logger: this.o.logger });
+      } catch (err) {
+        const refused = candidateError(asStreamscoreError(err), resolved);
+        this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'shadow refused');
+        throw refused;
+      }
+      if (this.#closed) {
+        await shadow.model.close();
+        throw notServing(this.o.pipeline.name);
+      }
+      const previous = this.#shadow;
+      this.#shadow = { shadow, path: resolved, running: 0 };
+      this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
+      this.o.logger.info({ shadowModel: shadow.model.info.name, shadowVersion: shadow.model.info.version, path: resolved }, 'shadow model set');
+      if (previous) await this.#releaseShadow(previous);
+      return { shadow: describeShadow(this.#shadow), warmupMs: Math.round(performance.now() - started) };
+    });
+  }
+
+  /** Stops shadow scoring from the next batch on; the removed shadow, or undefined if there was none. */
+  clearShadow(): Promise<ServingModel | undefined> {
+    return this.#queue(async () => {
+      const previous = this.#shadow;
+      if (!previous) return undefined;
+      this.#shadow = undefined;
+      this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
+      this.o.logger.info({ shadowModel: previous.shadow.model.info.name, shadowVersion: previous.shadow.model.info.version }, 'shadow model removed');
+      await this.#releaseShadow(previous);
+      return describeShadow(previous);
+    });
+  }
+
+  async #releaseShadow(old: ShadowServing): Promise<void> {
+    await whenIdle(old);
+    await old.shadow.model.close();
+  }
+
+  /** Model changes run one at a time, in the order asked. */
+  #queue<R>(change: () => Promise<R>): Promise<R> {
+    const next = this.#swaps.then(change);
+    this.#swaps = next.catch(() => {});
+    return next;
   }
 
   /** The config's model section the serving model was loaded from. */
@@ -131,9 +210,7 @@ export class ModelSlot {
    * path takes the name and version from the model's own metadata.
    */
   swap(file: string, section?: PipelineConfig['model']): Promise<SwapResult> {
-    const next = this.#swaps.then(() => this.#swap(file, section));
-    this.#swaps = next.catch(() => {});
-    return next;
+    return this.#queue(() => this.#swap(file, section));
   }
 
   async #swap(file: string, section: PipelineConfig['model'] | undefined): Promise<SwapResult> {
@@ -156,17 +233,33 @@ export class ModelSlot {
       throw notServing(pipeline.name);
     }
     const previous = this.#serving;
-    this.#serving = { scorer: candidate, path: resolved, section: cfg.model, running: 0 };
+    this.#serving = { scorer: candidate, path: resolved, section: cfg.model, running: 0, drift: this.#driftFor(candidate) };
+    previous.drift?.forget();
     this.#markServing(previous.scorer.model.info, candidate.model.info);
     metrics.modelSwaps.inc({ pipeline: pipeline.name, result: 'swapped' });
     candidate.log.info({ previous: `${previous.scorer.model.info.name} ${previous.scorer.model.info.version}`, path: resolved, warmupMs: Math.round(candidate.warmUpMs) }, 'model swapped');
+    const shadow = this.#shadow;
+    if (shadow && shadow.shadow.model.info.featureNames.join('\u0000') !== candidate.model.info.featureNames.join('\u0000')) {
+      // The shadow scores the primary's rows; with other columns it cannot go on.
+      this.#shadow = undefined;
+      this.o.logger.warn({ shadowModel: shadow.shadow.model.info.name, shadowVersion: shadow.shadow.model.info.version }, 'shadow model removed: the new primary takes other feature columns');
+      await this.#releaseShadow(shadow);
+    }
     await this.#release(previous);
     return { previous: describe(previous), current: describe(this.#serving), warmupMs: Math.round(candidate.warmUpMs) };
   }
 
   async #release(old: Serving): Promise<void> {
-    if (old.running > 0) await new Promise<void>((resolve) => { old.drained = resolve; });
+    await whenIdle(old);
     await old.scorer.model.close();
+  }
+
+  #driftFor(scorer: Scorer): DriftMonitor | undefined {
+    const { info } = scorer.model;
+    return DriftMonitor.for({
+      pipeline: this.o.pipeline.name, model: info, baselineProblem: info.baselineProblem, config: this.o.pipeline.drift,
+      metrics: this.o.metrics, logger: scorer.log, now: () => this.o.clock.now(), onEvent: this.o.onDriftEvent,
+    });
   }
 
   #markServing(previous: ModelInfo | undefined, current: ModelInfo): void {
@@ -183,12 +276,23 @@ export class ModelSlot {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#release(this.#serving);
+    const shadow = this.#shadow;
+    this.#shadow = undefined;
+    await Promise.all([this.#release(this.#serving), shadow && this.#releaseShadow(shadow)]);
   }
 }
 
 function notServing(pipeline: string): StreamscoreError {
   return new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${pipeline}' is stopping: its model cannot change now`);
+}
+
+function whenIdle(x: InUse): Promise<void> {
+  return x.running > 0 ? new Promise<void>((resolve) => { x.drained = resolve; }) : Promise.resolve();
+}
+
+function describeShadow(s: ShadowServing): ServingModel {
+  const { name, version, executionProvider } = s.shadow.model.info;
+  return { name, version, path: s.path, executionProvider };
 }
 
 function describe(s: Serving): ServingModel {

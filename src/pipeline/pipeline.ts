@@ -17,9 +17,10 @@ import { createCommitter, createPartitionSink } from './partition-output.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 import type { WorkItem } from './batch-scorer.js';
 import { RetryingDecoder } from './decode-retry.js';
-import { ModelSlot, type ServingModel, type SwapResult } from './model-slot.js';
+import { ModelSlot, type ServingModel, type ShadowResult, type SwapResult } from './model-slot.js';
 import { inputCodec, registryEncoders } from './scoring.js';
 import { StallWatchdog } from './watchdog.js';
+import type { DriftEvent } from '../inference/drift.js';
 
 export interface PipelineDeps {
   config: StreamscoreConfig;
@@ -64,6 +65,8 @@ export class Pipeline implements SourceListener {
   #admin: KafkaAdmin | undefined;
   #source: GroupSource | undefined;
   #shared: RecordProducer | undefined;
+  /** Drift events to outputs.drift.topic: informational, so sent at least once, outside transactions. */
+  #driftProducer: RecordProducer | undefined;
   /** The instance's transactional producers' commit cadences; each partition is given to the least loaded. */
   #committers: OutputCommitter[] = [];
   #decoder!: RetryingDecoder;
@@ -108,6 +111,20 @@ export class Pipeline implements SourceListener {
     return this.#slot.swap(file, section);
   }
 
+  get shadowModel(): ServingModel | undefined {
+    return this.#slot?.shadow;
+  }
+
+  setShadow(file: string): Promise<ShadowResult> {
+    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its shadow cannot change now`));
+    return this.#slot.setShadow(file);
+  }
+
+  clearShadow(): Promise<ServingModel | undefined> {
+    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its shadow cannot change now`));
+    return this.#slot.clearShadow();
+  }
+
   /** The config's model section the serving model came from (path resolved). */
   get modelSection(): PipelineConfig['model'] | undefined {
     return this.#slot?.section;
@@ -149,6 +166,7 @@ export class Pipeline implements SourceListener {
       this.#slot = await ModelSlot.open({
         pipeline: this.#cfg, schema: codec, encoderFor: registryEncoders(this.#cfg, this.deps.registry),
         metrics: this.deps.metrics, clock: this.deps.clock, logger: this.#baseLog,
+        onDriftEvent: (event) => this.#sendDriftEvent(event),
       });
       this.#decoder = new RetryingDecoder({
         codec, pipeline: this.name, metrics: this.deps.metrics, timers: this.deps.timers, logger: this.#baseLog,
@@ -183,12 +201,16 @@ export class Pipeline implements SourceListener {
     const admin = (this.#admin = new KafkaAdmin(client));
     await admin.connect().catch((err: unknown) => { throw kafkaConnectError(err, k); });
     const existing = new Set(await admin.listTopics());
-    const needed = [...cfg.inputs, cfg.outputs.scored.topic, cfg.outputs.alerts.topic, cfg.outputs.deadLetter.topic];
+    const needed = [...cfg.inputs, cfg.outputs.scored.topic, cfg.outputs.alerts.topic, cfg.outputs.deadLetter.topic, ...(cfg.outputs.shadow ? [cfg.outputs.shadow.topic] : []), ...(cfg.outputs.drift ? [cfg.outputs.drift.topic] : [])];
     const missing = needed.filter((t) => !existing.has(t));
     if (missing.length) throw new StreamscoreError('TOPICS_MISSING', `pipeline '${cfg.name}': these topics do not exist (streamscore does not create them): ${missing.join(', ')}`);
     if (cfg.delivery.mode === 'at-least-once') {
       this.#shared = new RecordProducer(client);
       await this.#shared.connect();
+    }
+    if (cfg.outputs.drift) {
+      this.#driftProducer = this.#shared ?? new RecordProducer(client);
+      if (this.#driftProducer !== this.#shared) await this.#driftProducer.connect();
     }
     this.#source = new GroupSource(client, {
       groupId: cfg.groupId, topics: cfg.inputs, fromBeginning: k.startFrom === 'earliest',
@@ -264,6 +286,13 @@ export class Pipeline implements SourceListener {
     void sink.start().then(() => {
       if (sink.state === 'ready' && part.sink === sink) this.#log.info({ topic: tp.topic, partition: tp.partition, committed: sink.committedOffset.toString() }, 'partition taken over');
     });
+  }
+
+  #sendDriftEvent(event: DriftEvent): void {
+    const topic = this.#cfg.outputs.drift?.topic;
+    if (!topic || !this.#driftProducer) return;
+    const record = { topic, key: Buffer.from(`${event.pipeline}/${event.feature}`), value: Buffer.from(JSON.stringify(event)), headers: {} };
+    this.#driftProducer.send([record]).catch((err: unknown) => this.#log.warn({ err: errorMessage(err), feature: event.feature }, 'drift event not sent'));
   }
 
   #leastLoadedCommitter(): OutputCommitter {
@@ -419,6 +448,7 @@ export class Pipeline implements SourceListener {
     const quiet = (p: Promise<unknown> | undefined) => p?.catch((err: unknown) => this.#log.debug({ err: errorMessage(err) }, 'close failed'));
     await quiet(this.#source?.close());
     await quiet(this.#shared?.disconnect());
+    if (this.#driftProducer !== this.#shared) await quiet(this.#driftProducer?.disconnect());
     await quiet(this.#admin?.disconnect());
     await quiet(this.#slot?.close());
     this.modelLoaded = false;

@@ -77,7 +77,7 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
       ...unfillableOutputFields(alertEncoder, schema).map((f) => `${cfg.outputs.alerts.schema}: ${f}`),
     ];
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
-    const sizes = [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
+    const sizes = warmUpSizes(cfg);
     const warmUpStarted = performance.now();
     // A model that loads but cannot run at these batch sizes (a fixed batch dimension) cannot serve.
     await model.warmUp(sizes).catch((err: unknown) => {
@@ -98,6 +98,11 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
     await model.close();
     throw err;
   }
+}
+
+/** The batch sizes a model is run at once before it serves, so the first real batch does not pay for allocation. */
+export function warmUpSizes(cfg: PipelineConfig): number[] {
+  return [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
 }
 
 /**

@@ -47,8 +47,10 @@ export class Service {
       return p;
     };
     return {
-      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel })),
+      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel, shadow: p.shadowModel })),
       swap: async (name, file) => find(name).swapModel(file),
+      setShadow: async (name, file) => find(name).setShadow(file),
+      clearShadow: async (name) => find(name).clearShadow(),
     };
   }
 

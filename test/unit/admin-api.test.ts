@@ -10,10 +10,11 @@ const TOKEN = 'a-long-enough-admin-token';
 const v1: ServingModel = { name: 'fraud-gbdt', version: '1.0.0', path: '/m/fraud.onnx', executionProvider: 'cpu' };
 const v2: ServingModel = { name: 'fraud-gbdt', version: '2.0.0', path: '/m/fraud-v2.onnx', executionProvider: 'cpu' };
 const swaps: string[] = [];
+let shadowing: ServingModel | undefined;
 
 /** The service side, as the admin API sees it: one pipeline whose swaps answer by file name. */
 const admin: ModelAdmin = {
-  pipelines: () => [{ name: 'fraud', model: v1 }],
+  pipelines: () => [{ name: 'fraud', model: v1, shadow: shadowing }],
   swap: async (pipeline, file) => {
     if (pipeline !== 'fraud') throw new StreamscoreError('ADMIN_NOT_FOUND', `no pipeline '${pipeline}'`);
     swaps.push(file);
@@ -22,6 +23,15 @@ const admin: ModelAdmin = {
     if (file.endsWith('registry-down.onnx')) throw new StreamscoreError('REGISTRY_UNAVAILABLE', 'registry down');
     if (file.endsWith('stopping.onnx')) throw new StreamscoreError('PIPELINE_NOT_RUNNING', 'pipeline is stopping');
     return { previous: v1, current: v2, warmupMs: 3 };
+  },
+  setShadow: async (_pipeline, file) => {
+    shadowing = { ...v2, path: file };
+    return { shadow: shadowing, warmupMs: 2 };
+  },
+  clearShadow: async () => {
+    const removed = shadowing;
+    shadowing = undefined;
+    return removed;
   },
 };
 
@@ -59,6 +69,10 @@ describe('admin API', () => {
     expect(lower.status).toBe(200);
     expect(await call('GET', '/admin/pipelines')).toEqual({ status: 200, body: { pipelines: [{ name: 'fraud', model: v1, shadow: null, canary: null }] } });
     expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/fraud-v2.onnx' } })).toEqual({ status: 200, body: { previous: v1, current: v2, warmupMs: 3 } });
+    expect(await call('PUT', '/admin/pipelines/fraud/shadow', { body: { path: '/m/fraud-v2.onnx' } })).toEqual({ status: 200, body: { shadow: v2, warmupMs: 2 } });
+    expect((await call('GET', '/admin/pipelines')).body).toEqual({ pipelines: [{ name: 'fraud', model: v1, shadow: v2, canary: null }] });
+    expect(await call('DELETE', '/admin/pipelines/fraud/shadow')).toEqual({ status: 200, body: { removed: v2 } });
+    expect(await call('DELETE', '/admin/pipelines/fraud/shadow')).toEqual({ status: 200, body: { removed: null } });
   });
 
   it('errors are { code, message } with the status their code calls for; a refused model lists its problems', async () => {
