@@ -20,7 +20,8 @@ import { kafkaPerfTools, kafkajsPipe, onnxCeiling } from './ceilings.js';
 import { PARTITIONS, median } from './common.js';
 import { javaPeer, javaPeerLatencyAtLoad, pythonPeer } from './peers.js';
 import type { RunSettings } from './service-config.js';
-import { type Cluster, type LatencyPoint, drainBacklog, latencyAtLoad } from './streamscore-runs.js';
+import { type Cluster, type LatencyPoint, drainBacklog, latencyAroundSwap, latencyAtLoad } from './streamscore-runs.js';
+import { repo } from '../test/support/paths.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, json: { type: 'string' } } });
 const quick = values.quick!;
@@ -104,6 +105,22 @@ try {
       log(`  p50 ${p.p50Ms} ms, p99 ${p.p99Ms} ms (${p.offeredPerSec}/s achieved)`);
     }
   }
+  // Model rollout: the latency of the seconds around a hot swap, beside steady state at the same
+  // load; and what a shadow model costs at full speed (the same drain with one scoring beside).
+  log(`streamscore: latency around a hot swap, exactly-once, 2000/s offered (swap half-way through ${LATENCY_S} s)`);
+  const aroundSwap = await latencyAroundSwap(c, 2_000, { warmUpSeconds: WARM_UP_S, seconds: LATENCY_S }, eos);
+  log(`  p50 ${aroundSwap.p50Ms} ms, p99 ${aroundSwap.p99Ms} ms (steady: p50 ${latency.exactlyOnce.at2000.p50Ms} ms, p99 ${latency.exactlyOnce.at2000.p99Ms} ms)`);
+  log('streamscore: drain the backlog, exactly-once, with a shadow model (fraud-v2) beside the primary');
+  const shadowed = await drainBacklog(c, input, N, { ...eos, shadowModel: repo('models/fraud-v2.onnx') });
+  log(`  ${shadowed.perSec} events/s, peak RSS ${shadowed.peakRssMb} MB`);
+  results.modelRollout = {
+    swapAt2000: { p50Ms: aroundSwap.p50Ms, p99Ms: aroundSwap.p99Ms, outputs: aroundSwap.outputs },
+    steadyAt2000: { p50Ms: latency.exactlyOnce.at2000.p50Ms, p99Ms: latency.exactlyOnce.at2000.p99Ms },
+    withShadowPerSec: shadowed.perSec,
+    withShadowPeakRssMb: shadowed.peakRssMb,
+    withShadowOverWithout: +(shadowed.perSec / eosMax).toFixed(2),
+  };
+
   // The same measurement as the exactly-once half-max point, under its older key.
   results.latencyAtHalfMax = latency.exactlyOnce.atHalfMax;
   results.latency = latency;
@@ -170,6 +187,8 @@ const rows: [string, string][] = [
   ['streamscore / Java peer', String(r.ratios.streamscoreOverJava)],
   ['streamscore / kafkajs transactional pipe', String(r.ratios.streamscoreOverKafkajsTransactionalPipe)],
   ['exactly-once / at-least-once', String(r.ratios.exactlyOnceOverAtLeastOnce)],
+  ['exactly-once with a shadow model, events/s (over without)', `${r.modelRollout.withShadowPerSec} (${r.modelRollout.withShadowOverWithout})`],
+  ['2,000/s exactly-once, p50 / p99 ms: the seconds around a hot swap / steady', `${r.modelRollout.swapAt2000.p50Ms} / ${r.modelRollout.swapAt2000.p99Ms} ; ${r.modelRollout.steadyAt2000.p50Ms} / ${r.modelRollout.steadyAt2000.p99Ms}`],
 ];
 const cell = (mode: ModeKey, point: LoadPoint) => {
   const { p50Ms, p99Ms } = r.latency[mode][point] as LatencyPoint;

@@ -11,6 +11,8 @@ export interface RunSettings {
   commitIntervalMs?: number;
   /** delivery.producers; the service's default when left out. */
   producers?: number;
+  /** model.shadow: a shadow model scoring beside the primary (its topic is ServiceTopics.shadow). */
+  shadowModel?: string;
 }
 
 export interface ServiceTopics {
@@ -19,6 +21,7 @@ export interface ServiceTopics {
   scored: string;
   alerts: string;
   dlq: string;
+  shadow?: string;
 }
 
 /**
@@ -35,9 +38,9 @@ export function serviceConfig(endpoints: { brokers: string[]; registryUrl: strin
     log: { level: 'warn' },
     pipelines: [{
       name: 'fraud', inputs: [t.input], groupId: t.groupId, codec: 'avro', readerSchema: repo('schemas/card-transaction.avsc'),
-      model: { path: repo('models/fraud.onnx') }, features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
+      model: { path: repo('models/fraud.onnx'), ...(s.shadowModel ? { shadow: s.shadowModel } : {}) }, features: { columns: { hourOfDay: { from: 'eventTime', transform: 'hourOfDayUtc' } } },
       batching: { maxBatchSize: s.maxBatchSize, maxQueueDelayMs: s.maxQueueDelayMs, maxQueuedRecords: Math.max(10_000, s.maxBatchSize * 8) },
-      outputs: { scored: { topic: t.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: t.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: t.dlq } },
+      outputs: { scored: { topic: t.scored, schema: repo('schemas/scored-transaction.avsc') }, alerts: { topic: t.alerts, schema: repo('schemas/fraud-alert.avsc') }, deadLetter: { topic: t.dlq }, ...(s.shadowModel ? { shadow: { topic: t.shadow, schema: repo('schemas/shadow-score.avsc') } } : {}) },
       delivery: { mode: s.delivery, ...(s.commitIntervalMs === undefined ? {} : { commitIntervalMs: s.commitIntervalMs }), ...(s.producers === undefined ? {} : { producers: s.producers }) },
     }],
   }), { env: {} });

@@ -1,12 +1,15 @@
+import fs from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import type { SchemaRegistryClient } from '../src/codec/schema-registry.js';
 import type { KafkaClient } from '../src/kafka/client.js';
+import type { StreamscoreConfig } from '../src/config/types.js';
 import { OutputObserver, percentile } from '../src/demo/observer.js';
 import { type SentRecord, produceLoad } from '../src/loadgen/load-producer.js';
 import { createTopicsAndWait } from '../src/kafka/admin.js';
 import { waitFor } from '../src/util/wait.js';
 import { uniqueName } from '../test/support/read.js';
 import { ServiceProcess } from '../test/support/service-process.js';
+import { repo } from '../test/support/paths.js';
 import { PARTITIONS, groupCaughtUp, peakRssMb } from './common.js';
 import { type RunSettings, serviceConfig } from './service-config.js';
 
@@ -20,9 +23,9 @@ export interface Cluster {
   registryUrl: string;
 }
 
-async function outputTopics(admin: Admin) {
+async function outputTopics(admin: Admin, withShadow = false) {
   const base = uniqueName('bench-out');
-  const t = { scored: `${base}.scored`, alerts: `${base}.alerts`, dlq: `${base}.dlq` };
+  const t = { scored: `${base}.scored`, alerts: `${base}.alerts`, dlq: `${base}.dlq`, ...(withShadow ? { shadow: `${base}.shadow` } : {}) };
   await createTopicsAndWait(admin, Object.values(t).map((topic) => ({ topic, numPartitions: PARTITIONS })));
   return t;
 }
@@ -32,7 +35,7 @@ async function outputTopics(admin: Admin) {
  * timed from its 'running' line to its group's offsets reaching the end. Peak RSS from /proc.
  */
 export async function drainBacklog(c: Cluster, input: string, count: number, s: RunSettings): Promise<{ perSec: number; seconds: number; peakRssMb: number }> {
-  const out = await outputTopics(c.admin);
+  const out = await outputTopics(c.admin, s.shadowModel !== undefined);
   const group = uniqueName('bench-g');
   const service = ServiceProcess.start(serviceConfig(c, { input, groupId: group, ...out }, s), 'bench');
   try {
@@ -93,8 +96,34 @@ export function latencyAtLoad(c: Cluster, rate: number, phases: { warmUpSeconds:
   });
 }
 
+/**
+ * The latency of the `seconds` around a hot swap: the same measurement as latencyAtLoad, with
+ * the model swapped (fraud.onnx → fraud-v2.onnx, by SIGHUP after rewriting the config) half-way
+ * through the measured phase.
+ */
+export function latencyAroundSwap(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, s: RunSettings): Promise<LatencyPoint> {
+  let service: ServiceProcess | undefined;
+  let config: StreamscoreConfig | undefined;
+  return latencyOf(c, rate, phases, (t) => {
+    config = serviceConfig(c, t, s);
+    service = ServiceProcess.start(config, 'bench-swap');
+    return {
+      ready: () => service!.waitForLog('running', 120_000),
+      stop: async () => {
+        service!.signal('SIGTERM');
+        await service!.exit(60_000).catch(() => service!.kill());
+      },
+    };
+  }, async () => {
+    const p = config!.pipelines[0]!;
+    fs.writeFileSync(service!.configFile, JSON.stringify({ ...config, pipelines: [{ ...p, model: { ...p.model, path: repo('models/fraud-v2.onnx') } }] }));
+    service!.signal('SIGHUP');
+    await service!.waitForLog('model swapped', 30_000);
+  });
+}
+
 /** The same measurement for any processor that writes streamscore's source header on its outputs (a peer). */
-export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, start: (t: LatencyTopics) => Processor): Promise<LatencyPoint> {
+export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSeconds: number; seconds: number }, start: (t: LatencyTopics) => Processor, midway?: () => Promise<void>): Promise<LatencyPoint> {
   const input = uniqueName('bench-lat');
   const groupId = `${input}-g`;
   await createTopicsAndWait(c.admin, [{ topic: input, numPartitions: PARTITIONS }]);
@@ -111,7 +140,10 @@ export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSecond
     await load({ rate: 0, count: PARTITIONS * 50, seed: 2, runId: `${input}-burst` });
     await groupCaughtUp(c.admin, groupId, input, 120_000);
     await load({ rate, durationMs: phases.warmUpSeconds * 1000, seed: 4, runId: `${input}-warm` });
+    // Half-way through the measured phase, whatever the caller wants to time (a model swap).
+    const atMidway = midway && new Promise<void>((resolve, reject) => { setTimeout(() => midway().then(resolve, reject), phases.seconds * 500); });
     const measured = await load({ rate, count: Math.round(rate * phases.seconds), seed: 3, runId: input, sent });
+    await atMidway;
     await waitFor(() => {
       if (observer.failure) throw observer.failure;
       return observer.complete();

@@ -2,17 +2,22 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import { type ErrorCode, StreamscoreError, asStreamscoreError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { ServingModel, ShadowResult, SwapResult } from '../pipeline/model-slot.js';
+import type { CanaryModel, ServingModel, ShadowResult, SwapResult } from '../pipeline/model-slot.js';
+import type { CanaryRemoval } from '../pipeline/canary.js';
 import { problemsOf } from '../pipeline/model-slot.js';
 
 /** What the admin API changes: the service's pipelines and their models. */
 export interface ModelAdmin {
-  pipelines(): { name: string; model: ServingModel | undefined; shadow: ServingModel | undefined }[];
+  pipelines(): { name: string; model: ServingModel | undefined; shadow: ServingModel | undefined; canary: CanaryModel | undefined; canaryRemoved: CanaryRemoval | undefined }[];
   /** Each rejects with ADMIN_NOT_FOUND for a pipeline that does not exist. */
   swap(pipeline: string, path: string): Promise<SwapResult>;
   setShadow(pipeline: string, path: string): Promise<ShadowResult>;
   /** The shadow removed (undefined: there was none). */
   clearShadow(pipeline: string): Promise<ServingModel | undefined>;
+  setCanary(pipeline: string, path: string, share: number): Promise<{ canary: CanaryModel; warmupMs: number }>;
+  /** The canary removed (undefined: there was none). */
+  clearCanary(pipeline: string): Promise<CanaryModel | undefined>;
+  promoteCanary(pipeline: string): Promise<SwapResult>;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -72,7 +77,7 @@ export class AdminApi {
     // parts[0] is 'admin'
     if (parts.length === 2 && parts[1] === 'pipelines') {
       allow(method, 'GET');
-      return { pipelines: this.admin.pipelines().map((p) => ({ name: p.name, model: p.model ?? null, shadow: p.shadow ?? null, canary: null })) };
+      return { pipelines: this.admin.pipelines().map((p) => ({ name: p.name, model: p.model ?? null, shadow: p.shadow ?? null, canary: p.canary ?? null, canaryRemoved: p.canaryRemoved ?? null })) };
     }
     if (parts.length === 4 && parts[1] === 'pipelines' && parts[3] === 'model') {
       allow(method, 'PUT');
@@ -82,6 +87,17 @@ export class AdminApi {
       if (method === 'DELETE') return { removed: (await this.admin.clearShadow(parts[2]!)) ?? null };
       allow(method, 'PUT');
       return this.admin.setShadow(parts[2]!, await modelPath(req));
+    }
+    if (parts.length === 4 && parts[1] === 'pipelines' && parts[3] === 'canary') {
+      if (method === 'DELETE') return { removed: (await this.admin.clearCanary(parts[2]!)) ?? null };
+      allow(method, 'PUT');
+      const body = await readJson(req);
+      if (typeof body.path !== 'string' || !body.path || typeof body.share !== 'number') throw new StreamscoreError('ADMIN_BAD_REQUEST', 'the body must be { "path": "<model file>", "share": 0.05 }');
+      return this.admin.setCanary(parts[2]!, body.path, body.share);
+    }
+    if (parts.length === 5 && parts[1] === 'pipelines' && parts[3] === 'canary' && parts[4] === 'promote') {
+      allow(method, 'POST');
+      return this.admin.promoteCanary(parts[2]!);
     }
     throw new StreamscoreError('ADMIN_NOT_FOUND', `no admin route ${method} ${path}`);
   }

@@ -4,6 +4,8 @@ import { helpAsked, parseCommandArgs } from './args.js';
 export const MODEL_USAGE = `usage: streamscore model list [--url U] [--token T]
        streamscore model swap --pipeline P --path FILE [--url U] [--token T]
        streamscore model shadow --pipeline P (--path FILE | --remove) [--url U] [--token T]
+       streamscore model canary --pipeline P (--path FILE --share S | --remove) [--url U] [--token T]
+       streamscore model promote --pipeline P [--url U] [--token T]
 
 Changes a running service's model through its admin API (http.admin.token in its config).
   list        each pipeline's model: name, version, path, execution provider
@@ -12,6 +14,10 @@ Changes a running service's model through its admin API (http.admin.token in its
               refused (exit 1) with MODEL_MISMATCH or MODEL_LOAD_FAILED, the old model serving on
   shadow      FILE scores the same feature rows as the serving model, its results going to the
               pipeline's outputs.shadow.topic only (it never alerts); --remove stops it
+  canary      FILE decides a share S (0 < S <= 1) of the keys, by a stable hash of the Kafka key:
+              its scores and alerts are the real outputs for them; past a guard (pipelines[].canary
+              in the config) it comes off by itself; --remove takes it off
+  promote     the canary becomes the serving model, through the same swap
 
   --url U     the service's HTTP address (default http://127.0.0.1:9464)
   --token T   the admin token (default: the STREAMSCORE_ADMIN_TOKEN environment variable,
@@ -31,7 +37,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
   if (helpAsked(argv, MODEL_USAGE)) return 0;
   const { values, positionals } = parseCommandArgs({
     args: argv, allowPositionals: true,
-    options: { url: { type: 'string', default: 'http://127.0.0.1:9464' }, token: { type: 'string' }, pipeline: { type: 'string' }, path: { type: 'string' }, remove: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: { url: { type: 'string', default: 'http://127.0.0.1:9464' }, token: { type: 'string' }, pipeline: { type: 'string' }, path: { type: 'string' }, remove: { type: 'boolean', default: false }, share: { type: 'string' }, json: { type: 'boolean', default: false } },
   }, MODEL_USAGE);
   const [action, ...extra] = positionals;
   const token = values.token ?? process.env.STREAMSCORE_ADMIN_TOKEN;
@@ -48,6 +54,14 @@ export async function modelCommand(argv: string[]): Promise<number> {
     if (!values.pipeline || Boolean(values.path) === values.remove) throw new StreamscoreError('CLI_USAGE', `shadow needs --pipeline and one of --path or --remove\n${MODEL_USAGE.trimEnd()}`);
     const route = `/admin/pipelines/${encodeURIComponent(values.pipeline)}/shadow`;
     request = values.remove ? { method: 'DELETE', path: route } : { method: 'PUT', path: route, body: { path: values.path } };
+  } else if (action === 'canary') {
+    const share = values.share === undefined ? undefined : Number(values.share);
+    if (!values.pipeline || (values.remove ? values.path || share !== undefined : !values.path || share === undefined)) throw new StreamscoreError('CLI_USAGE', `canary needs --pipeline and either --path with --share, or --remove\n${MODEL_USAGE.trimEnd()}`);
+    const route = `/admin/pipelines/${encodeURIComponent(values.pipeline)}/canary`;
+    request = values.remove ? { method: 'DELETE', path: route } : { method: 'PUT', path: route, body: { path: values.path, share } };
+  } else if (action === 'promote') {
+    if (!values.pipeline) throw new StreamscoreError('CLI_USAGE', `promote needs --pipeline\n${MODEL_USAGE.trimEnd()}`);
+    request = { method: 'POST', path: `/admin/pipelines/${encodeURIComponent(values.pipeline)}/canary/promote` };
   } else {
     throw new StreamscoreError('CLI_USAGE', `${action ? `unknown action '${action}'` : 'say what to do'}\n${MODEL_USAGE.trimEnd()}`);
   }
@@ -67,17 +81,38 @@ export async function modelCommand(argv: string[]): Promise<number> {
     if (!values.json) process.stderr.write(`streamscore: ${answer.code}: ${answer.message}\n`);
     return 1;
   }
-  if (!values.json) process.stdout.write(action === 'list' ? describeList(answer) : action === 'swap' ? describeSwap(answer) : describeShadow(answer));
+  if (!values.json) process.stdout.write(describe(action, answer));
   return 0;
 }
 
 type Model = { name: string; version: string; path: string; executionProvider: string } | null;
 
+function describe(action: string, answer: AdminAnswer): string {
+  switch (action) {
+    case 'list': return describeList(answer);
+    case 'swap':
+    case 'promote': return describeSwap(answer);
+    case 'shadow': return describeShadow(answer);
+    default: return describeCanary(answer);
+  }
+}
+
+function describeCanary(answer: AdminAnswer): string {
+  if ('removed' in answer) return answer.removed ? `canary removed: ${named(answer.removed as NonNullable<Model>)}\n` : 'there was no canary\n';
+  const { canary, warmupMs } = answer as unknown as { canary: NonNullable<Model> & { share: number }; warmupMs: number };
+  return `canary set: ${named(canary)} deciding ${canary.share * 100} % of keys (warm-up ${warmupMs} ms)\n`;
+}
+
 const named = (m: NonNullable<Model>) => `${m.name} ${m.version} (${m.executionProvider}) ${m.path}`;
 
 function describeList(answer: AdminAnswer): string {
-  const pipelines = answer.pipelines as { name: string; model: Model; shadow: Model }[];
-  return pipelines.map((p) => `${p.name}: ${p.model ? named(p.model) : 'no model loaded'}${p.shadow ? `\n  shadow: ${named(p.shadow)}` : ''}\n`).join('');
+  const pipelines = answer.pipelines as { name: string; model: Model; shadow: Model; canary: (Model & { share: number }) | null; canaryRemoved: { reason: string; message: string } | null }[];
+  return pipelines.map((p) => [
+    `${p.name}: ${p.model ? named(p.model) : 'no model loaded'}`,
+    p.shadow && `  shadow: ${named(p.shadow)}`,
+    p.canary && `  canary: ${named(p.canary)}, ${p.canary.share * 100} % of keys`,
+    p.canaryRemoved && `  last canary removed by its guard: ${p.canaryRemoved.message}`,
+  ].filter(Boolean).join('\n') + '\n').join('');
 }
 
 function describeShadow(answer: AdminAnswer): string {

@@ -40,5 +40,8 @@ export const DEFAULTS = {
     // PSI over the last 10,000 records: its noise for an unchanged distribution over 10 bins is
     // ~0.001, far under the 0.1 / 0.2 rules of thumb; 0 turns drift off.
     drift: { window: 10_000, psiAlert: 0.2 },
+    // A canary whose alert rate is over twice the primary's, or whose inference fails on over
+    // 1 % of its records, comes off by itself; judged once each side has 1,000 records.
+    canary: { maxAlertRateRatio: 2, maxErrorRate: 0.01, minRecords: 1_000 },
   },
 } as const;

@@ -120,7 +120,8 @@ function crossFieldProblems(config: StreamscoreConfig): string[] {
     const outs = [p.outputs.scored.topic, p.outputs.alerts.topic, p.outputs.deadLetter.topic, ...(p.outputs.shadow ? [p.outputs.shadow.topic] : []), ...(p.outputs.drift ? [p.outputs.drift.topic] : [])];
     for (const t of outs) if (p.inputs.includes(t)) problems.push(`${at}/outputs: '${t}' is also an input topic`);
     if (new Set(outs).size !== outs.length) problems.push(`${at}/outputs: scored, alerts, deadLetter, shadow and drift need distinct topics`);
-    for (const file of [p.model.path, p.readerSchema, p.outputs.scored.schema, p.outputs.alerts.schema, p.outputs.shadow?.schema]) {
+    if (p.model.shadow && !p.outputs.shadow) problems.push(`${at}/model/shadow: needs outputs.shadow (the topic its scores go to)`);
+    for (const file of [p.model.path, p.model.shadow, p.readerSchema, p.outputs.scored.schema, p.outputs.alerts.schema, p.outputs.shadow?.schema]) {
       if (file && !fs.existsSync(file)) problems.push(`${at}: file not found: ${file}`);
     }
   });
@@ -146,6 +147,7 @@ function resolvePaths(config: StreamscoreConfig, baseDir: string): void {
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(baseDir, p));
   for (const p of config.pipelines) {
     p.model.path = abs(p.model.path)!;
+    if (p.model.shadow) p.model.shadow = abs(p.model.shadow);
     p.readerSchema = abs(p.readerSchema);
     p.outputs.scored.schema = abs(p.outputs.scored.schema);
     p.outputs.alerts.schema = abs(p.outputs.alerts.schema);

@@ -37,6 +37,8 @@ const pipeline = {
         intraOpThreads: { ...positiveInt, default: DEFAULTS.pipeline.model.intraOpThreads },
         name: nonEmpty,
         version: nonEmpty,
+        // A candidate scoring beside the model from the start (needs outputs.shadow); SIGHUP applies changes.
+        shadow: nonEmpty,
       },
     },
     features: {
@@ -83,6 +85,16 @@ const pipeline = {
         // Where a shadow model's scores go (schemas/shadow-score.avsc); a shadow can be set only with it.
         shadow: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic, schema: nonEmpty } },
         drift: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic } },
+      },
+    },
+    canary: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxAlertRateRatio: { type: 'number', exclusiveMinimum: 0, default: DEFAULTS.pipeline.canary.maxAlertRateRatio },
+        maxErrorRate: { type: 'number', minimum: 0, maximum: 1, default: DEFAULTS.pipeline.canary.maxErrorRate },
+        minRecords: { type: 'integer', minimum: 1, default: DEFAULTS.pipeline.canary.minRecords },
       },
     },
     drift: {

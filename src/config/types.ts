@@ -62,6 +62,8 @@ export interface PipelineConfig {
     /** Override the model's own metadata. */
     name?: string;
     version?: string;
+    /** A shadow model's file, scoring beside this one from the start (needs outputs.shadow). */
+    shadow?: string;
   };
   features: {
     columns: Record<string, FeatureSource>;
@@ -85,6 +87,17 @@ export interface PipelineConfig {
   };
   delivery: DeliveryConfig;
   drift: DriftConfig;
+  canary: CanaryConfig;
+}
+
+/** Guards of a canary model (set with the admin API): past one, it is removed by itself. */
+export interface CanaryConfig {
+  /** Canary alert rate / primary alert rate above which it comes off. */
+  maxAlertRateRatio: number;
+  /** Share of the canary's records whose inference fails above which it comes off. */
+  maxErrorRate: number;
+  /** Records each side must have scored before the guards judge. */
+  minRecords: number;
 }
 
 export interface DriftConfig {

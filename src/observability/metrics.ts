@@ -33,6 +33,9 @@ export class Metrics {
   readonly shadowScoreDifference: client.Histogram<'pipeline'>;
   readonly shadowInferenceMs: client.Histogram<'pipeline'>;
   readonly shadowFailures: client.Counter<'pipeline'>;
+  readonly canaryShare: client.Gauge<'pipeline'>;
+  readonly canaryScored: client.Counter<'pipeline'>;
+  readonly canaryRemovals: client.Counter<'pipeline' | 'reason'>;
   readonly featurePsi: client.Gauge<'pipeline' | 'feature'>;
   readonly scorePsi: client.Gauge<'pipeline'>;
   readonly driftEvents: client.Counter<'pipeline' | 'feature'>;
@@ -64,6 +67,9 @@ export class Metrics {
     this.shadowScoreDifference = new client.Histogram({ name: 'streamscore_shadow_score_difference', help: '|shadow score - primary score| per compared input', labelNames: ['pipeline'], buckets: [1e-6, 1e-4, 0.001, 0.01, 0.05, 0.1, 0.2, 0.5, 1], registers });
     this.shadowInferenceMs = new client.Histogram({ name: 'streamscore_shadow_inference_ms', help: 'ONNX Runtime run() time of the shadow model per batch, ms', labelNames: ['pipeline'], buckets: MS_BUCKETS, registers });
     this.shadowFailures = new client.Counter({ name: 'streamscore_shadow_failures_total', help: 'Batches the shadow model failed to score (no shadow records for them; primary outputs unaffected)', labelNames: ['pipeline'], registers });
+    this.canaryShare = new client.Gauge({ name: 'streamscore_canary_share', help: 'Share of keys a canary model decides (0: no canary)', labelNames: ['pipeline'], registers });
+    this.canaryScored = new client.Counter({ name: 'streamscore_canary_scored_total', help: 'Records scored by the canary model (its outputs are the real ones for its keys)', labelNames: ['pipeline'], registers });
+    this.canaryRemovals = new client.Counter({ name: 'streamscore_canary_removals_total', help: 'Canaries taken off by a guard, by reason (alert_rate, error_rate)', labelNames: ['pipeline', 'reason'], registers });
     this.featurePsi = new client.Gauge({ name: 'streamscore_feature_psi', help: 'Population stability index of a model input over the last drift.window records against the training baseline', labelNames: ['pipeline', 'feature'], registers });
     this.scorePsi = new client.Gauge({ name: 'streamscore_score_psi', help: 'Population stability index of the score over the last drift.window records against the training baseline', labelNames: ['pipeline'], registers });
     this.driftEvents = new client.Counter({ name: 'streamscore_drift_events_total', help: 'Inputs (or the score) found over drift.psiAlert, at most once per window each', labelNames: ['pipeline', 'feature'], registers });

@@ -11,6 +11,7 @@ import type { ScoredChunk } from '../sink/partition-sink.js';
 import { type OutputEncoderFor, type Scorer, prepareScorer, withModel } from './scoring.js';
 import { type Shadow, prepareShadow } from './shadow.js';
 import { type DriftEvent, DriftMonitor } from '../inference/drift.js';
+import { Canary, type CanaryRemoval, mergeChunks } from './canary.js';
 
 /** A model as the admin API shows it. */
 export interface ServingModel {
@@ -60,6 +61,15 @@ interface ShadowServing extends InUse {
   path: string;
 }
 
+interface CanaryServing extends InUse {
+  canary: Canary;
+}
+
+/** A canary as the admin API shows it: its model and the share of keys it decides. */
+export interface CanaryModel extends ServingModel {
+  share: number;
+}
+
 export interface ShadowResult {
   shadow: ServingModel;
   warmupMs: number;
@@ -87,6 +97,9 @@ export function problemsOf(err: StreamscoreError): string[] {
 export class ModelSlot {
   #serving: Serving;
   #shadow: ShadowServing | undefined;
+  #canary: CanaryServing | undefined;
+  /** The last canary a guard took off, for the admin API. */
+  #canaryRemoval: CanaryRemoval | undefined;
   #swaps: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -113,7 +126,15 @@ export class ModelSlot {
     };
     const withCache = { ...o, encoderFor };
     const scorer = await prepareScorer(o.pipeline, o.schema, encoderFor, o, o.logger);
-    return new ModelSlot(withCache, scorer);
+    const slot = new ModelSlot(withCache, scorer);
+    if (o.pipeline.model.shadow) {
+      // A shadow the config names must load at start like the model itself: a refusal fails the start.
+      await slot.setShadow(o.pipeline.model.shadow).catch(async (err: unknown) => {
+        await slot.close();
+        throw err;
+      });
+    }
+    return slot;
   }
 
   get info(): ModelInfo {
@@ -133,18 +154,118 @@ export class ModelSlot {
     return this.#shadow && describeShadow(this.#shadow);
   }
 
-  /** Scores one batch with the models serving when the batch starts (the primary, and the shadow if any). */
+  get canary(): CanaryModel | undefined {
+    const c = this.#canary?.canary;
+    return c && { ...describeScorer(c.scorer, c.path), share: c.share };
+  }
+
+  get canaryRemoval(): CanaryRemoval | undefined {
+    return this.#canaryRemoval;
+  }
+
+  /**
+   * Scores one batch with the models serving when the batch starts: the canary's keys with the
+   * canary, the rest with the primary (which the shadow and the drift monitor watch).
+   */
   async score<T extends ScoringTarget>(items: WorkItem<T>[], waitedMs: number): Promise<Map<T, ScoredChunk>> {
     const serving = this.#serving;
     const shadow = this.#shadow;
-    serving.running++;
-    if (shadow) shadow.running++;
+    const canary = this.#canary;
+    const using = [serving, shadow, canary].filter((x) => x !== undefined);
+    for (const x of using) x.running++;
     try {
-      return await serving.scorer.scorer.score(items, waitedMs, { shadow: shadow?.shadow, drift: serving.drift });
+      if (!canary) return await serving.scorer.scorer.score(items, waitedMs, { shadow: shadow?.shadow, drift: serving.drift });
+      const mine = items.filter((i) => !canary.canary.takes(i.input.key));
+      const theirs = items.filter((i) => canary.canary.takes(i.input.key));
+      const primary = mine.length ? await serving.scorer.scorer.score(mine, waitedMs, { shadow: shadow?.shadow, drift: serving.drift }) : new Map<T, ScoredChunk>();
+      const candidate = theirs.length ? await canary.canary.scorer.scorer.score(theirs, waitedMs) : new Map<T, ScoredChunk>();
+      const breach = canary.canary.observe(primary.values(), candidate.values(), this.o.pipeline.outputs, this.o.clock.now());
+      if (breach && this.#canary === canary) void this.#removeCanary(canary, breach);
+      for (const [sink, chunk] of candidate) {
+        const other = primary.get(sink);
+        primary.set(sink, other ? mergeChunks(other, chunk) : chunk);
+      }
+      return primary;
     } finally {
-      if (--serving.running === 0) serving.drained?.();
-      if (shadow && --shadow.running === 0) shadow.drained?.();
+      for (const x of using) if (--x.running === 0) x.drained?.();
     }
+  }
+
+  /**
+   * Loads, checks and warms up the model at `file` exactly as a swap would, then has it decide
+   * `share` of the keys (0 < share ≤ 1) from the next batch on, replacing any canary.
+   */
+  setCanary(file: string, share: number): Promise<{ canary: CanaryModel; warmupMs: number }> {
+    return this.#queue(async () => {
+      const { pipeline, metrics } = this.o;
+      if (!(share > 0 && share <= 1)) throw new StreamscoreError('ADMIN_BAD_REQUEST', `share must be in (0, 1], e.g. 0.05; got ${share}`);
+      if (this.#closed) throw notServing(pipeline.name);
+      const resolved = path.resolve(file);
+      let scorer: Scorer;
+      try {
+        scorer = await prepareScorer(withModel(pipeline, resolved), this.o.schema, this.o.encoderFor, this.o, this.o.logger);
+      } catch (err) {
+        const refused = candidateError(asStreamscoreError(err), resolved);
+        this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'canary refused');
+        throw refused;
+      }
+      if (this.#closed) {
+        await scorer.model.close();
+        throw notServing(pipeline.name);
+      }
+      const previous = this.#canary;
+      this.#canary = { canary: new Canary(scorer, resolved, share, { pipeline: pipeline.name, guards: pipeline.canary, metrics, logger: scorer.log }), running: 0 };
+      metrics.canaryShare.set({ pipeline: pipeline.name }, share);
+      scorer.log.info({ share, path: resolved }, 'canary set');
+      if (previous) await this.#releaseScorer(previous, previous.canary.scorer);
+      return { canary: this.canary!, warmupMs: Math.round(scorer.warmUpMs) };
+    });
+  }
+
+  /** Takes the canary off from the next batch on; the one removed, or undefined if there was none. */
+  clearCanary(): Promise<CanaryModel | undefined> {
+    return this.#queue(async () => {
+      const current = this.#canary;
+      if (!current) return undefined;
+      const removed = this.canary;
+      this.#canary = undefined;
+      this.o.metrics.canaryShare.set({ pipeline: this.o.pipeline.name }, 0);
+      current.canary.scorer.log.info('canary removed');
+      await this.#releaseScorer(current, current.canary.scorer);
+      return removed;
+    });
+  }
+
+  /** The canary becomes the primary through the same swap (its session, already warm, is kept). */
+  promoteCanary(): Promise<SwapResult> {
+    return this.#queue(async () => {
+      const current = this.#canary;
+      if (!current) throw new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${this.o.pipeline.name}' has no canary to promote`);
+      this.#canary = undefined;
+      this.o.metrics.canaryShare.set({ pipeline: this.o.pipeline.name }, 0);
+      // Batches running with it as a canary finish first; from then on it is the primary.
+      await whenIdle(current);
+      const { scorer, path: file } = current.canary;
+      return this.#install(scorer, file, withModel(this.o.pipeline, file).model);
+    });
+  }
+
+  async #removeCanary(current: CanaryServing, removal: CanaryRemoval): Promise<void> {
+    await this.#queue(async () => {
+      if (this.#canary !== current) return;
+      this.#canary = undefined;
+      this.#canaryRemoval = removal;
+      const { metrics, pipeline } = this.o;
+      metrics.canaryShare.set({ pipeline: pipeline.name }, 0);
+      metrics.canaryRemovals.inc({ pipeline: pipeline.name, reason: removal.reason });
+      current.canary.scorer.log.warn({ reason: removal.reason, guard: removal.message }, 'canary removed by its guard');
+      await this.#releaseScorer(current, current.canary.scorer);
+    }).catch((err: unknown) => this.o.logger.error({ err }, 'removing the canary failed'));
+  }
+
+  async #releaseScorer(inUse: InUse, scorer: Scorer): Promise<void> {
+    await whenIdle(inUse);
+    await scorer.model.close();
   }
 
   /** Loads, checks and warms up a shadow model, then has it score every batch from the next one on (replacing any shadow). */
@@ -232,8 +353,14 @@ export class ModelSlot {
       await candidate.model.close();
       throw notServing(pipeline.name);
     }
+    return this.#install(candidate, resolved, cfg.model);
+  }
+
+  /** Makes a loaded, checked and warmed-up scorer the primary, between two batches. */
+  async #install(candidate: Scorer, resolved: string, section: PipelineConfig['model']): Promise<SwapResult> {
+    const { pipeline, metrics } = this.o;
     const previous = this.#serving;
-    this.#serving = { scorer: candidate, path: resolved, section: cfg.model, running: 0, drift: this.#driftFor(candidate) };
+    this.#serving = { scorer: candidate, path: resolved, section, running: 0, drift: this.#driftFor(candidate) };
     previous.drift?.forget();
     this.#markServing(previous.scorer.model.info, candidate.model.info);
     metrics.modelSwaps.inc({ pipeline: pipeline.name, result: 'swapped' });
@@ -277,8 +404,10 @@ export class ModelSlot {
     if (this.#closed) return;
     this.#closed = true;
     const shadow = this.#shadow;
+    const canary = this.#canary;
     this.#shadow = undefined;
-    await Promise.all([this.#release(this.#serving), shadow && this.#releaseShadow(shadow)]);
+    this.#canary = undefined;
+    await Promise.all([this.#release(this.#serving), shadow && this.#releaseShadow(shadow), canary && this.#releaseScorer(canary, canary.canary.scorer)]);
   }
 }
 
@@ -296,8 +425,12 @@ function describeShadow(s: ShadowServing): ServingModel {
 }
 
 function describe(s: Serving): ServingModel {
-  const { name, version, executionProvider } = s.scorer.model.info;
-  return { name, version, path: s.path, executionProvider };
+  return describeScorer(s.scorer, s.path);
+}
+
+function describeScorer(scorer: Scorer, file: string): ServingModel {
+  const { name, version, executionProvider } = scorer.model.info;
+  return { name, version, path: file, executionProvider };
 }
 
 /** A candidate's failure in the admin API's terms: mismatch (409) or not loadable (422); anything else as it is. */

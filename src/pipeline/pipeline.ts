@@ -17,7 +17,8 @@ import { createCommitter, createPartitionSink } from './partition-output.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 import type { WorkItem } from './batch-scorer.js';
 import { RetryingDecoder } from './decode-retry.js';
-import { ModelSlot, type ServingModel, type ShadowResult, type SwapResult } from './model-slot.js';
+import { type CanaryModel, ModelSlot, type ServingModel, type ShadowResult, type SwapResult } from './model-slot.js';
+import type { CanaryRemoval } from './canary.js';
 import { inputCodec, registryEncoders } from './scoring.js';
 import { StallWatchdog } from './watchdog.js';
 import type { DriftEvent } from '../inference/drift.js';
@@ -116,13 +117,37 @@ export class Pipeline implements SourceListener {
   }
 
   setShadow(file: string): Promise<ShadowResult> {
-    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its shadow cannot change now`));
-    return this.#slot.setShadow(file);
+    return this.#change('shadow', (slot) => slot.setShadow(file));
   }
 
   clearShadow(): Promise<ServingModel | undefined> {
-    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its shadow cannot change now`));
-    return this.#slot.clearShadow();
+    return this.#change('shadow', (slot) => slot.clearShadow());
+  }
+
+  get canaryModel(): CanaryModel | undefined {
+    return this.#slot?.canary;
+  }
+
+  get canaryRemoval(): CanaryRemoval | undefined {
+    return this.#slot?.canaryRemoval;
+  }
+
+  /** The slot's own model changes (shadow, canary), refused while the pipeline is not running. */
+  #change<R>(what: string, change: (slot: ModelSlot) => Promise<R>): Promise<R> {
+    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its ${what} cannot change now`));
+    return change(this.#slot);
+  }
+
+  setCanary(file: string, share: number): Promise<{ canary: CanaryModel; warmupMs: number }> {
+    return this.#change('canary', (slot) => slot.setCanary(file, share));
+  }
+
+  clearCanary(): Promise<CanaryModel | undefined> {
+    return this.#change('canary', (slot) => slot.clearCanary());
+  }
+
+  promoteCanary(): Promise<SwapResult> {
+    return this.#change('model', (slot) => slot.promoteCanary());
   }
 
   /** The config's model section the serving model came from (path resolved). */

@@ -47,10 +47,13 @@ export class Service {
       return p;
     };
     return {
-      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel, shadow: p.shadowModel })),
+      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel, shadow: p.shadowModel, canary: p.canaryModel, canaryRemoved: p.canaryRemoval })),
       swap: async (name, file) => find(name).swapModel(file),
       setShadow: async (name, file) => find(name).setShadow(file),
       clearShadow: async (name) => find(name).clearShadow(),
+      setCanary: async (name, file, share) => find(name).setCanary(file, share),
+      clearCanary: async (name) => find(name).clearCanary(),
+      promoteCanary: async (name) => find(name).promoteCanary(),
     };
   }
 
@@ -86,14 +89,19 @@ export class Service {
     const withoutModels = (c: StreamscoreConfig) => JSON.stringify({ ...c, pipelines: c.pipelines.map((p) => ({ ...p, model: undefined })) });
     if (withoutModels(next) !== withoutModels(this.deps.config)) log.warn('config changed outside the pipelines\' model sections: that takes a restart; only model sections were applied');
     const result = { swapped: [] as string[], refused: [] as string[], unchanged: [] as string[] };
+    // The primary's own fields; the shadow is compared (and applied) on its own.
+    const primaryOf = (m: StreamscoreConfig['pipelines'][number]['model'] | undefined) => m && JSON.stringify({ ...m, shadow: undefined });
     await Promise.all(this.pipelines.map(async (p) => {
       const section = next.pipelines.find((x) => x.name === p.name)?.model;
-      if (!section || JSON.stringify(section) === JSON.stringify(p.modelSection)) {
+      const swap = section && primaryOf(section) !== primaryOf(p.modelSection);
+      const shadowChanged = section && section.shadow !== p.shadowModel?.path;
+      if (!swap && !shadowChanged) {
         result.unchanged.push(p.name);
         return;
       }
       try {
-        await p.swapModel(section.path, section);
+        if (swap) await p.swapModel(section.path, section);
+        if (shadowChanged) await (section.shadow ? p.setShadow(section.shadow) : p.clearShadow());
         result.swapped.push(p.name);
       } catch (err) {
         // The pipeline logged why (model change refused); the admin API's caller would get it as the answer.

@@ -11,10 +11,11 @@ const v1: ServingModel = { name: 'fraud-gbdt', version: '1.0.0', path: '/m/fraud
 const v2: ServingModel = { name: 'fraud-gbdt', version: '2.0.0', path: '/m/fraud-v2.onnx', executionProvider: 'cpu' };
 const swaps: string[] = [];
 let shadowing: ServingModel | undefined;
+let canaryOf: (ServingModel & { share: number }) | undefined;
 
 /** The service side, as the admin API sees it: one pipeline whose swaps answer by file name. */
 const admin: ModelAdmin = {
-  pipelines: () => [{ name: 'fraud', model: v1, shadow: shadowing }],
+  pipelines: () => [{ name: 'fraud', model: v1, shadow: shadowing, canary: canaryOf, canaryRemoved: undefined }],
   swap: async (pipeline, file) => {
     if (pipeline !== 'fraud') throw new StreamscoreError('ADMIN_NOT_FOUND', `no pipeline '${pipeline}'`);
     swaps.push(file);
@@ -32,6 +33,21 @@ const admin: ModelAdmin = {
     const removed = shadowing;
     shadowing = undefined;
     return removed;
+  },
+  setCanary: async (_pipeline, file, share) => {
+    if (!(share > 0 && share <= 1)) throw new StreamscoreError('ADMIN_BAD_REQUEST', 'share must be in (0, 1]');
+    canaryOf = { ...v2, path: file, share };
+    return { canary: canaryOf, warmupMs: 4 };
+  },
+  clearCanary: async () => {
+    const removed = canaryOf;
+    canaryOf = undefined;
+    return removed;
+  },
+  promoteCanary: async () => {
+    if (!canaryOf) throw new StreamscoreError('ADMIN_BAD_REQUEST', 'no canary');
+    canaryOf = undefined;
+    return { previous: v1, current: v2, warmupMs: 0 };
   },
 };
 
@@ -67,12 +83,20 @@ describe('admin API', () => {
     // The auth scheme's name is case-insensitive (RFC 7235); the token is not.
     const lower = await fetch(`${base}/admin/pipelines`, { headers: { authorization: `bearer ${TOKEN}` } });
     expect(lower.status).toBe(200);
-    expect(await call('GET', '/admin/pipelines')).toEqual({ status: 200, body: { pipelines: [{ name: 'fraud', model: v1, shadow: null, canary: null }] } });
+    expect(await call('GET', '/admin/pipelines')).toEqual({ status: 200, body: { pipelines: [{ name: 'fraud', model: v1, shadow: null, canary: null, canaryRemoved: null }] } });
     expect(await call('PUT', '/admin/pipelines/fraud/model', { body: { path: '/m/fraud-v2.onnx' } })).toEqual({ status: 200, body: { previous: v1, current: v2, warmupMs: 3 } });
     expect(await call('PUT', '/admin/pipelines/fraud/shadow', { body: { path: '/m/fraud-v2.onnx' } })).toEqual({ status: 200, body: { shadow: v2, warmupMs: 2 } });
-    expect((await call('GET', '/admin/pipelines')).body).toEqual({ pipelines: [{ name: 'fraud', model: v1, shadow: v2, canary: null }] });
+    expect((await call('GET', '/admin/pipelines')).body).toEqual({ pipelines: [{ name: 'fraud', model: v1, shadow: v2, canary: null, canaryRemoved: null }] });
     expect(await call('DELETE', '/admin/pipelines/fraud/shadow')).toEqual({ status: 200, body: { removed: v2 } });
     expect(await call('DELETE', '/admin/pipelines/fraud/shadow')).toEqual({ status: 200, body: { removed: null } });
+    expect(await call('PUT', '/admin/pipelines/fraud/canary', { body: { path: '/m/fraud-v2.onnx', share: 0.05 } })).toEqual({ status: 200, body: { canary: { ...v2, share: 0.05 }, warmupMs: 4 } });
+    expect((await call('GET', '/admin/pipelines')).body).toMatchObject({ pipelines: [{ canary: { ...v2, share: 0.05 } }] });
+    expect(await call('POST', '/admin/pipelines/fraud/canary/promote')).toEqual({ status: 200, body: { previous: v1, current: v2, warmupMs: 0 } });
+    expect(await call('POST', '/admin/pipelines/fraud/canary/promote')).toMatchObject({ status: 400, body: { code: 'ADMIN_BAD_REQUEST' } });
+    expect(await call('PUT', '/admin/pipelines/fraud/canary', { body: { path: '/m/fraud-v2.onnx', share: 2 } })).toMatchObject({ status: 400, body: { code: 'ADMIN_BAD_REQUEST' } });
+    expect(await call('PUT', '/admin/pipelines/fraud/canary', { body: { path: '/m/fraud-v2.onnx' } })).toMatchObject({ status: 400, body: { code: 'ADMIN_BAD_REQUEST' } });
+    await call('PUT', '/admin/pipelines/fraud/canary', { body: { path: '/m/fraud-v2.onnx', share: 0.1 } });
+    expect(await call('DELETE', '/admin/pipelines/fraud/canary')).toEqual({ status: 200, body: { removed: { ...v2, share: 0.1 } } });
   });
 
   it('errors are { code, message } with the status their code calls for; a refused model lists its problems', async () => {

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AvroReader } from '../../src/codec/avro-reader.js';
 import { avroType } from '../../src/codec/avro-types.js';
 import { JsonOutputEncoder } from '../../src/codec/json-codec.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { PipelineConfig } from '../../src/config/types.js';
 import { OnnxModel } from '../../src/inference/model.js';
 import { systemClock } from '../../src/observability/clock.js';
@@ -110,5 +111,15 @@ describe('shadow scoring', () => {
     const { slot: noTopic } = await openSlot(fraudPipeline());
     await expect(noTopic.setShadow(repo('models/fraud-v2.onnx'))).rejects.toMatchObject({ code: 'ADMIN_BAD_REQUEST', message: expect.stringContaining('outputs.shadow.topic') });
     await Promise.all([slot.close(), noTopic.close()]);
+  });
+
+  it('model.shadow in the config scores beside the model from the start; without outputs.shadow the config is refused', async () => {
+    const base = withShadowTopic(fraudPipeline());
+    const { slot } = await openSlot({ ...base, model: { ...base.model, shadow: repo('models/fraud-v2.onnx') } });
+    expect(slot.shadow).toMatchObject({ version: '2.0.0' });
+    expect((await outputs(slot)).shadow).toHaveLength(items.length);
+    await slot.close();
+    const doc = { kafka: { brokers: ['127.0.0.1:9'] }, schemaRegistry: { url: 'http://127.0.0.1:9' }, pipelines: [{ ...fraudPipeline(), model: { path: repo('models/fraud.onnx'), shadow: repo('models/fraud-v2.onnx') } }] };
+    expect(() => parseConfig(JSON.stringify(doc), { env: {} })).toThrow(/\/pipelines\/0\/model\/shadow: needs outputs.shadow/);
   });
 });
