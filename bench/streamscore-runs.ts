@@ -140,10 +140,20 @@ export async function latencyOf(c: Cluster, rate: number, phases: { warmUpSecond
     await load({ rate: 0, count: PARTITIONS * 50, seed: 2, runId: `${input}-burst` });
     await groupCaughtUp(c.admin, groupId, input, 120_000);
     await load({ rate, durationMs: phases.warmUpSeconds * 1000, seed: 4, runId: `${input}-warm` });
-    // Half-way through the measured phase, whatever the caller wants to time (a model swap).
-    const atMidway = midway && new Promise<void>((resolve, reject) => { setTimeout(() => midway().then(resolve, reject), phases.seconds * 500); });
-    const measured = await load({ rate, count: Math.round(rate * phases.seconds), seed: 3, runId: input, sent });
-    await atMidway;
+    // Half-way through the measured phase, whatever the caller wants to time (a model swap); its
+    // failure is kept and thrown once the load is done, never left unhandled.
+    let midwayFailed: unknown;
+    let midwayDone: Promise<void> | undefined;
+    const timer = midway && setTimeout(() => { midwayDone = midway().catch((err: unknown) => { midwayFailed = err ?? new Error('midway failed'); }); }, phases.seconds * 500);
+    let measured;
+    try {
+      measured = await load({ rate, count: Math.round(rate * phases.seconds), seed: 3, runId: input, sent });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    await midwayDone;
+    if (midwayFailed) throw midwayFailed;
+    if (midway && !midwayDone) throw new Error('the measured phase ended before its midway step ran');
     await waitFor(() => {
       if (observer.failure) throw observer.failure;
       return observer.complete();

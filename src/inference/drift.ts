@@ -63,7 +63,7 @@ export interface DriftMonitorOptions {
  */
 export class DriftMonitor {
   readonly #tracked: Tracked[];
-  readonly #ring: Int16Array;
+  readonly #ring: Int32Array;
   readonly #window: number;
   readonly #evaluateEvery: number;
   #next = 0;
@@ -73,7 +73,7 @@ export class DriftMonitor {
   private constructor(private readonly o: DriftMonitorOptions, tracked: Tracked[]) {
     this.#tracked = tracked;
     this.#window = o.config.window;
-    this.#ring = new Int16Array(this.#window * tracked.length);
+    this.#ring = new Int32Array(this.#window * tracked.length);
     this.#evaluateEvery = Math.max(1, Math.floor(this.#window / 10));
   }
 

@@ -63,9 +63,19 @@ export class Canary {
   /** Counts one batch's outputs of each side; the guard the canary broke, if it broke one. */
   observe(primary: Iterable<ScoredChunk>, canary: Iterable<ScoredChunk>, topics: PipelineConfig['outputs'], nowMs: number): CanaryRemoval | undefined {
     count(this.#primary, primary, topics);
-    const before = this.#canary.scored;
-    count(this.#canary, canary, topics);
-    this.o.metrics.canaryScored.inc({ pipeline: this.o.pipeline }, this.#canary.scored - before);
+    for (const chunk of canary) {
+      const t: Tally = { scored: 0, alerts: 0, failed: 0 };
+      count(t, [chunk], topics);
+      this.#canary.scored += t.scored;
+      this.#canary.alerts += t.alerts;
+      this.#canary.failed += t.failed;
+      // The metric says what the topics hold: counted when the chunk commits, not when scored.
+      const then = chunk.onCommitted;
+      chunk.onCommitted = (at) => {
+        then?.(at);
+        this.o.metrics.canaryScored.inc({ pipeline: this.o.pipeline }, t.scored);
+      };
+    }
     const { guards } = this.o;
     const c = this.#canary;
     const p = this.#primary;

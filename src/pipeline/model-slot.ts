@@ -11,7 +11,7 @@ import type { ScoredChunk } from '../sink/partition-sink.js';
 import { type OutputEncoderFor, type Scorer, prepareScorer, withModel } from './scoring.js';
 import { type Shadow, prepareShadow } from './shadow.js';
 import { type DriftEvent, DriftMonitor } from '../inference/drift.js';
-import { Canary, type CanaryRemoval, mergeChunks } from './canary.js';
+import { CANARY_BUCKETS, Canary, type CanaryRemoval, mergeChunks } from './canary.js';
 
 /** A model as the admin API shows it. */
 export interface ServingModel {
@@ -180,7 +180,7 @@ export class ModelSlot {
       const primary = mine.length ? await serving.scorer.scorer.score(mine, waitedMs, { shadow: shadow?.shadow, drift: serving.drift }) : new Map<T, ScoredChunk>();
       const candidate = theirs.length ? await canary.canary.scorer.scorer.score(theirs, waitedMs) : new Map<T, ScoredChunk>();
       const breach = canary.canary.observe(primary.values(), candidate.values(), this.o.pipeline.outputs, this.o.clock.now());
-      if (breach && this.#canary === canary) void this.#removeCanary(canary, breach);
+      if (breach && this.#canary === canary) this.#removeCanary(canary, breach);
       for (const [sink, chunk] of candidate) {
         const other = primary.get(sink);
         primary.set(sink, other ? mergeChunks(other, chunk) : chunk);
@@ -198,7 +198,7 @@ export class ModelSlot {
   setCanary(file: string, share: number): Promise<{ canary: CanaryModel; warmupMs: number }> {
     return this.#queue(async () => {
       const { pipeline, metrics } = this.o;
-      if (!(share > 0 && share <= 1)) throw new StreamscoreError('ADMIN_BAD_REQUEST', `share must be in (0, 1], e.g. 0.05; got ${share}`);
+      if (!(share >= 1 / CANARY_BUCKETS && share <= 1)) throw new StreamscoreError('ADMIN_BAD_REQUEST', `share must be in [${1 / CANARY_BUCKETS}, 1], e.g. 0.05; got ${share}`);
       if (this.#closed) throw notServing(pipeline.name);
       const resolved = path.resolve(file);
       let scorer: Scorer;
@@ -239,6 +239,7 @@ export class ModelSlot {
   /** The canary becomes the primary through the same swap (its session, already warm, is kept). */
   promoteCanary(): Promise<SwapResult> {
     return this.#queue(async () => {
+      if (this.#closed) throw notServing(this.o.pipeline.name);
       const current = this.#canary;
       if (!current) throw new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${this.o.pipeline.name}' has no canary to promote`);
       this.#canary = undefined;
@@ -246,21 +247,23 @@ export class ModelSlot {
       // Batches running with it as a canary finish first; from then on it is the primary.
       await whenIdle(current);
       const { scorer, path: file } = current.canary;
+      if (this.#closed) {
+        await scorer.model.close();
+        throw notServing(this.o.pipeline.name);
+      }
       return this.#install(scorer, file, withModel(this.o.pipeline, file).model);
     });
   }
 
-  async #removeCanary(current: CanaryServing, removal: CanaryRemoval): Promise<void> {
-    await this.#queue(async () => {
-      if (this.#canary !== current) return;
-      this.#canary = undefined;
-      this.#canaryRemoval = removal;
-      const { metrics, pipeline } = this.o;
-      metrics.canaryShare.set({ pipeline: pipeline.name }, 0);
-      metrics.canaryRemovals.inc({ pipeline: pipeline.name, reason: removal.reason });
-      current.canary.scorer.log.warn({ reason: removal.reason, guard: removal.message }, 'canary removed by its guard');
-      await this.#releaseScorer(current, current.canary.scorer);
-    }).catch((err: unknown) => this.o.logger.error({ err }, 'removing the canary failed'));
+  /** At once, not behind a model change still loading: from the next batch on, its keys go to the primary. */
+  #removeCanary(current: CanaryServing, removal: CanaryRemoval): void {
+    this.#canary = undefined;
+    this.#canaryRemoval = removal;
+    const { metrics, pipeline } = this.o;
+    metrics.canaryShare.set({ pipeline: pipeline.name }, 0);
+    metrics.canaryRemovals.inc({ pipeline: pipeline.name, reason: removal.reason });
+    current.canary.scorer.log.warn({ reason: removal.reason, guard: removal.message }, 'canary removed by its guard');
+    this.#releaseScorer(current, current.canary.scorer).catch((err: unknown) => this.o.logger.error({ err }, 'releasing the removed canary failed'));
   }
 
   async #releaseScorer(inUse: InUse, scorer: Scorer): Promise<void> {

@@ -99,15 +99,14 @@ export class Service {
         result.unchanged.push(p.name);
         return;
       }
-      try {
-        if (swap) await p.swapModel(section.path, section);
-        if (shadowChanged) await (section.shadow ? p.setShadow(section.shadow) : p.clearShadow());
-        result.swapped.push(p.name);
-      } catch (err) {
-        // The pipeline logged why (model change refused); the admin API's caller would get it as the answer.
+      // The model first, then its shadow (checked against the model serving then), each applied
+      // and reported on its own: one refused leaves the other. Refusals are logged by the pipeline.
+      const applied = (what: string) => (change: Promise<unknown>) => change.then(() => { result.swapped.push(what); }, (err: unknown) => {
         if ((err as StreamscoreError).code === 'PIPELINE_NOT_RUNNING') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
-        result.refused.push(p.name);
-      }
+        result.refused.push(what);
+      });
+      if (swap) await applied(p.name)(p.swapModel(section.path, section));
+      if (shadowChanged) await applied(`${p.name} shadow`)(section.shadow ? p.setShadow(section.shadow) : p.clearShadow());
     }));
     return result;
   }

@@ -87,7 +87,8 @@ export class Shadow {
     this.#agreed += agreed;
     metrics.shadowCompared.inc({ pipeline }, compared);
     metrics.shadowAgreed.inc({ pipeline }, agreed);
-    for (const d of differences) metrics.shadowScoreDifference.observe({ pipeline }, d);
+    // A shadow that answers NaN still gets its record (it disagrees); the histogram takes numbers only.
+    for (const d of differences) if (Number.isFinite(d)) metrics.shadowScoreDifference.observe({ pipeline }, d);
     if (this.#compared) metrics.shadowAgreementRatio.set({ pipeline }, this.#agreed / this.#compared);
   }
 }

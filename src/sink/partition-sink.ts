@@ -153,7 +153,14 @@ export class PartitionSink {
     this.committedOffset = nextOffset;
     this.inTransaction = 0;
     this.lastProgressMs = nowMs;
-    for (const chunk of chunks) chunk.onCommitted?.(nowMs);
+    for (const chunk of chunks) {
+      // Metrics only: a fault in one must not stop the others or look like a failed commit.
+      try {
+        chunk.onCommitted?.(nowMs);
+      } catch (err) {
+        this.log.error({ err }, 'counting a committed chunk failed');
+      }
+    }
   }
 
   /**

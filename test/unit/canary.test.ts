@@ -48,6 +48,7 @@ async function run(slot: ModelSlot, all: WorkItem[]) {
   const deadLettered: string[] = [];
   for (let i = 0; i < all.length; i += 256) {
     for (const chunk of (await slot.score(all.slice(i, i + 256), 0)).values()) {
+      chunk.onCommitted?.(Date.now()); // as the sink does once the transaction commits
       for (const r of chunk.records) {
         if (r.topic === 'transactions.dlq') deadLettered.push(String(r.headers![HEADER.errorCode]));
         if (r.topic !== 'transactions.scored') continue;
@@ -124,5 +125,33 @@ describe('sticky canary', () => {
     await expect(slot.promoteCanary()).rejects.toMatchObject({ code: 'ADMIN_BAD_REQUEST' });
     await expect(slot.setCanary(V2, 0)).rejects.toMatchObject({ code: 'ADMIN_BAD_REQUEST' });
     await slot.close();
+  });
+
+  it('closing while a promote waits for a running batch: the batch finishes, both sessions are released once each, nothing serves after', async () => {
+    const { slot } = await openSlot();
+    await slot.setCanary(V2, 0.5);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const run0 = OnnxModel.prototype.run;
+    vi.spyOn(OnnxModel.prototype, 'run').mockImplementation(async function (this: OnnxModel, features, rows) {
+      if (this.info.version === '1.0.0') await gate;
+      return run0.call(this, features, rows);
+    });
+    const closed: string[] = [];
+    const close = OnnxModel.prototype.close;
+    vi.spyOn(OnnxModel.prototype, 'close').mockImplementation(async function (this: OnnxModel) {
+      closed.push(this.info.version);
+      return close.call(this);
+    });
+    const batch = slot.score(items(200, 200), 0);
+    const promoting = slot.promoteCanary();
+    // The promote has taken the canary and waits for the running batch when the close comes.
+    await vi.waitFor(() => expect(slot.canary).toBeUndefined());
+    const closing = slot.close();
+    open();
+    await batch;
+    await closing;
+    await expect(promoting).rejects.toMatchObject({ code: 'PIPELINE_NOT_RUNNING' });
+    expect(closed.sort()).toEqual(['1.0.0', '2.0.0']);
   });
 });
