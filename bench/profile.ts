@@ -3,7 +3,8 @@
  * backlog (exactly-once) under V8's CPU profiler and sums self time by stage.
  *
  * npm run bench:profile -- --memory [--node-options "--max-old-space-size=256"]
- *     [--kafka '{"fetchMaxBytes":1048576}'] [--batching '{"maxQueuedRecords":2048}'] [--model '{"intraOpThreads":2}'] [--built]
+ *     [--kafka '{"fetchMaxBytes":1048576}'] [--batching '{"maxQueuedRecords":2048}'] [--model '{"intraOpThreads":2}']
+ *     [--drift '{"window":0}'] [--built]
  * the same drain without the profiler, reporting events/s, the service's CPU seconds and its
  * peak RSS, V8 heap and external memory: for trying memory settings one run at a time.
  * --built runs dist/ (npm run build first) as the image does, not the sources through tsx.
@@ -31,6 +32,7 @@ const { values: opts } = parseArgs({ options: {
   kafka: { type: 'string', default: '{}' },
   batching: { type: 'string', default: '{}' },
   model: { type: 'string', default: '{}' },
+  drift: { type: 'string', default: '{}' },
 } });
 /** Which stage a profiled function belongs to, by the file it lives in. */
 const STAGES: [RegExp, string][] = [
@@ -64,6 +66,7 @@ const config = structuredClone(serviceConfig({ brokers: stack.kafkaBrokers, regi
 Object.assign(config.kafka, JSON.parse(opts.kafka!));
 Object.assign(config.pipelines[0]!.batching, JSON.parse(opts.batching!));
 Object.assign(config.pipelines[0]!.model, JSON.parse(opts.model!));
+Object.assign(config.pipelines[0]!.drift, JSON.parse(opts.drift!));
 fs.writeFileSync(configFile, JSON.stringify(config));
 const memoryFile = path.join(dir, 'memory.json');
 const instrument = opts.memory ? ['--import', repo('bench/support/memory-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];

@@ -123,7 +123,7 @@ export class KafkaAdmin {
    * reader that must see everything written so far (a replay's own output) reads to this.
    */
   async highWatermarkRanges(topic: string): Promise<Map<number, { start: bigint; end: bigint }>> {
-    const [stable, ends] = await Promise.all([this.offsetRanges(topic), listHighWatermarks(this.client, topic)]);
+    const [stable, ends] = await Promise.all([this.offsetRanges(topic), highWatermarks(this.client.raw, topic)]);
     return new Map([...stable].map(([partition, { start }]) => [partition, { start, end: ends.get(partition) ?? start }]));
   }
 
@@ -160,8 +160,9 @@ interface OffsetsCluster {
     Promise<{ partitions: { partition: number; offset: string }[] }[]>;
 }
 
-async function listHighWatermarks(client: KafkaClient, topic: string): Promise<Map<number, bigint>> {
-  const cluster = createKafkajsCluster<OffsetsCluster>(client.raw, { isolationLevel: READ_UNCOMMITTED, allowAutoTopicCreation: false });
+/** Each partition's high watermark (the log's end, a transaction still being marked included), of a raw kafkajs client. */
+export async function highWatermarks(kafka: object, topic: string): Promise<Map<number, bigint>> {
+  const cluster = createKafkajsCluster<OffsetsCluster>(kafka, { isolationLevel: READ_UNCOMMITTED, allowAutoTopicCreation: false });
   await cluster.connect();
   try {
     await cluster.addTargetTopic(topic);

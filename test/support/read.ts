@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { EachMessagePayload, Kafka } from 'kafkajs';
 import { waitFor } from '../../src/util/wait.js';
-import { createKafkajsCluster } from '../../src/kafka/stable-offsets.js';
+import { highWatermarks as listHighWatermarks } from '../../src/kafka/admin.js';
 
 /** Topic names are unique per test so tests never see each other's records. */
 export function uniqueName(prefix: string): string {
@@ -33,34 +33,13 @@ export async function readTopic(kafka: Kafka, topic: string, opts: ReadOptions):
 
 export type ReadRecord = EachMessagePayload['message'] & { partition: number };
 
-/** kafkajs's isolation level that lists offsets to the log's end, open transactions included. */
-const READ_UNCOMMITTED = 0;
-
-interface OffsetsCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
-  fetchTopicsOffset(topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[]):
-    Promise<{ partitions: { partition: number; offset: string }[] }[]>;
-}
-
 /**
  * The high watermark of each partition. kafkajs's admin lists offsets read_committed, which
  * answers the last stable offset: just after a transaction commits, and before the
  * coordinator has written its markers, that is still the offset before the transaction.
  */
-export async function highWatermarks(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
-  const cluster = createKafkajsCluster<OffsetsCluster>(kafka, { isolationLevel: READ_UNCOMMITTED, allowAutoTopicCreation: false });
-  await cluster.connect();
-  try {
-    await cluster.addTargetTopic(topic);
-    const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => ({ partition: p.partitionId }));
-    const [answer] = await cluster.fetchTopicsOffset([{ topic, fromBeginning: false, partitions }]);
-    return new Map(answer!.partitions.map((p) => [p.partition, BigInt(p.offset)]));
-  } finally {
-    await cluster.disconnect();
-  }
+export function highWatermarks(kafka: Kafka, topic: string): Promise<Map<number, bigint>> {
+  return listHighWatermarks(kafka, topic);
 }
 
 /**

@@ -1,34 +1,26 @@
-import fs from 'node:fs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AvroReader } from '../../src/codec/avro-reader.js';
-import { avroType } from '../../src/codec/avro-types.js';
 import { JsonOutputEncoder } from '../../src/codec/json-codec.js';
 import type { CanaryConfig } from '../../src/config/types.js';
-import { OnnxModel } from '../../src/inference/model.js';
 import { systemClock } from '../../src/observability/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { ScoringTarget, WorkItem } from '../../src/pipeline/batch-scorer.js';
+import type { WorkItem } from '../../src/pipeline/batch-scorer.js';
 import { CANARY_BUCKETS, canaryBucket } from '../../src/pipeline/canary.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { HEADER } from '../../src/sink/output-records.js';
-import { fraudEvents, fraudPipeline } from '../support/offline-fixtures.js';
+import { fraudPipeline } from '../support/offline-fixtures.js';
+import { failRunsOf, fraudItems, holdRunsOf, recordReleases } from '../support/slot-fixtures.js';
 import { repo } from '../support/paths.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-const readerType = avroType(JSON.parse(fs.readFileSync(repo('schemas/card-transaction.avsc'), 'utf8')));
-const target: ScoringTarget = { generation: 0, tp: { topic: 'transactions', partition: 0 } };
 const V2 = repo('models/fraud-v2.onnx');
 
 /** `count` records whose keys are card-0 … card-(keys-1), round and round. */
 function items(count: number, keys: number): WorkItem[] {
-  return fraudEvents(count, 5, 'canary').map((event, i) => ({
-    sink: target, generation: 0,
-    record: readerType.fromBuffer(readerType.toBuffer(event)) as Record<string, unknown>,
-    input: { offset: BigInt(i), key: Buffer.from(`card-${i % keys}`), value: null, headers: {}, timestampMs: 0 },
-  }));
+  return fraudItems(count, 5, (_, i) => `card-${i % keys}`);
 }
 
 async function openSlot(canary: Partial<CanaryConfig> = {}) {
@@ -101,11 +93,7 @@ describe('sticky canary', () => {
   it('a canary whose inference fails past maxErrorRate is removed (error_rate); its failed records were dead-lettered, not lost', async () => {
     const { slot } = await openSlot({ minRecords: 100 });
     await slot.setCanary(V2, 0.5);
-    const run0 = OnnxModel.prototype.run;
-    vi.spyOn(OnnxModel.prototype, 'run').mockImplementation(async function (this: OnnxModel, features, rows) {
-      if (this.info.version === '2.0.0') throw new Error('canary broke');
-      return run0.call(this, features, rows);
-    });
+    failRunsOf('2.0.0');
     const { deadLettered, byVersion } = await run(slot, items(2_000, 2_000));
     expect(slot.canary).toBeUndefined();
     expect(slot.canaryRemoval?.reason).toBe('error_rate');
@@ -130,19 +118,8 @@ describe('sticky canary', () => {
   it('closing while a promote waits for a running batch: the batch finishes, both sessions are released once each, nothing serves after', async () => {
     const { slot } = await openSlot();
     await slot.setCanary(V2, 0.5);
-    let open!: () => void;
-    const gate = new Promise<void>((r) => { open = r; });
-    const run0 = OnnxModel.prototype.run;
-    vi.spyOn(OnnxModel.prototype, 'run').mockImplementation(async function (this: OnnxModel, features, rows) {
-      if (this.info.version === '1.0.0') await gate;
-      return run0.call(this, features, rows);
-    });
-    const closed: string[] = [];
-    const close = OnnxModel.prototype.close;
-    vi.spyOn(OnnxModel.prototype, 'close').mockImplementation(async function (this: OnnxModel) {
-      closed.push(this.info.version);
-      return close.call(this);
-    });
+    const { open } = holdRunsOf('1.0.0');
+    const closed = recordReleases();
     const batch = slot.score(items(200, 200), 0);
     const promoting = slot.promoteCanary();
     // The promote has taken the canary and waits for the running batch when the close comes.

@@ -1,29 +1,17 @@
-import fs from 'node:fs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AvroReader } from '../../src/codec/avro-reader.js';
-import { avroType } from '../../src/codec/avro-types.js';
 import { JsonOutputEncoder } from '../../src/codec/json-codec.js';
 import { type DriftEvent, DriftMonitor, psi } from '../../src/inference/drift.js';
 import { systemClock } from '../../src/observability/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { ScoringTarget, WorkItem } from '../../src/pipeline/batch-scorer.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { type Event, fraudEvents, fraudPipeline } from '../support/offline-fixtures.js';
+import { decodedItems } from '../support/slot-fixtures.js';
 import { repo } from '../support/paths.js';
 
-const readerType = avroType(JSON.parse(fs.readFileSync(repo('schemas/card-transaction.avsc'), 'utf8')));
-const target: ScoringTarget = { generation: 0, tp: { topic: 'transactions', partition: 0 } };
 const WINDOW = 4_000;
-
-function itemsOf(events: Event[]): WorkItem[] {
-  return events.map((event, i) => ({
-    sink: target, generation: 0,
-    record: readerType.fromBuffer(readerType.toBuffer(event)) as Record<string, unknown>,
-    input: { offset: BigInt(i), key: null, value: null, headers: {}, timestampMs: 0 },
-  }));
-}
 
 /** Scores the events in batches of 256 through the fraud pipeline; returns the PSI gauges and drift events. */
 async function driftOf(events: Event[]) {
@@ -34,7 +22,7 @@ async function driftOf(events: Event[]) {
     pipeline, schema: AvroReader.fromFile(repo('schemas/card-transaction.avsc')), encoderFor: async () => new JsonOutputEncoder(),
     metrics, clock: systemClock, logger: pino({ level: 'silent' }), onDriftEvent: (e) => drifted.push(e),
   });
-  const items = itemsOf(events);
+  const items = decodedItems(events);
   for (let i = 0; i < items.length; i += 256) await slot.score(items.slice(i, i + 256), 0);
   await slot.close();
   const psiByFeature: Record<string, number> = {};

@@ -6,15 +6,14 @@ import { Registry } from 'prom-client';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { RecordSchemaView } from '../../src/codec/codec.js';
 import { AvroReader } from '../../src/codec/avro-reader.js';
-import { avroType } from '../../src/codec/avro-types.js';
 import { JsonOutputEncoder } from '../../src/codec/json-codec.js';
 import { OnnxModel } from '../../src/inference/model.js';
 import { systemClock } from '../../src/observability/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { ScoringTarget, WorkItem } from '../../src/pipeline/batch-scorer.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { HEADER } from '../../src/sink/output-records.js';
-import { fraudEvents, fraudPipeline, scratchDir } from '../support/offline-fixtures.js';
+import { fraudPipeline, scratchDir } from '../support/offline-fixtures.js';
+import { fraudItems, holdRunsOf, recordReleases } from '../support/slot-fixtures.js';
 import { repo } from '../support/paths.js';
 
 const dir = scratchDir('model-slot');
@@ -22,13 +21,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 const schema: RecordSchemaView = AvroReader.fromFile(repo('schemas/card-transaction.avsc'));
-const readerType = avroType(JSON.parse(fs.readFileSync(repo('schemas/card-transaction.avsc'), 'utf8')));
-const target: ScoringTarget = { generation: 0, tp: { topic: 'transactions', partition: 0 } };
-const items: WorkItem[] = fraudEvents(40, 7, 'slot').map((event, i) => ({
-  sink: target, generation: 0,
-  record: readerType.fromBuffer(readerType.toBuffer(event)) as Record<string, unknown>,
-  input: { offset: BigInt(i), key: Buffer.from(String(event.cardId)), value: null, headers: {}, timestampMs: 0 },
-}));
+const items = fraudItems(40, 7);
 
 async function openSlot() {
   const metrics = new Metrics(new Registry());
@@ -49,19 +42,8 @@ describe('ModelSlot: hot swap', () => {
   it('a batch running at the swap finishes on the old model, the next runs on the new one, and the old session is released only after', async () => {
     const { slot, metrics } = await openSlot();
     // Holds version 1.0.0's runs at a gate, so one batch is surely inside ONNX Runtime when the swap lands.
-    let open!: () => void;
-    const gate = new Promise<void>((r) => { open = r; });
-    const run = OnnxModel.prototype.run;
-    vi.spyOn(OnnxModel.prototype, 'run').mockImplementation(async function (this: OnnxModel, features, rows) {
-      if (this.info.version === '1.0.0') await gate;
-      return run.call(this, features, rows);
-    });
-    const closed: string[] = [];
-    const close = OnnxModel.prototype.close;
-    vi.spyOn(OnnxModel.prototype, 'close').mockImplementation(async function (this: OnnxModel) {
-      closed.push(this.info.version);
-      return close.call(this);
-    });
+    const { open } = holdRunsOf('1.0.0');
+    const closed = recordReleases();
 
     const first = slot.score(items, 0);
     const swapping = slot.swap(repo('models/fraud-v2.onnx'));
@@ -120,12 +102,7 @@ describe('ModelSlot: hot swap', () => {
 
   it('closing while a swap loads: close does not wait for it, the candidate never serves and is released', async () => {
     const { slot } = await openSlot();
-    const closed: string[] = [];
-    const close = OnnxModel.prototype.close;
-    vi.spyOn(OnnxModel.prototype, 'close').mockImplementation(async function (this: OnnxModel) {
-      closed.push(this.info.version);
-      return close.call(this);
-    });
+    const closed = recordReleases();
     let loadStarted!: () => void;
     const loading = new Promise<void>((r) => { loadStarted = r; });
     const load = OnnxModel.load.bind(OnnxModel);

@@ -1,30 +1,21 @@
-import fs from 'node:fs';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AvroReader } from '../../src/codec/avro-reader.js';
-import { avroType } from '../../src/codec/avro-types.js';
 import { JsonOutputEncoder } from '../../src/codec/json-codec.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { PipelineConfig } from '../../src/config/types.js';
-import { OnnxModel } from '../../src/inference/model.js';
 import { systemClock } from '../../src/observability/clock.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import type { ScoringTarget, WorkItem } from '../../src/pipeline/batch-scorer.js';
 import { ModelSlot } from '../../src/pipeline/model-slot.js';
 import { HEADER } from '../../src/sink/output-records.js';
-import { fraudEvents, fraudPipeline } from '../support/offline-fixtures.js';
+import { fraudPipeline } from '../support/offline-fixtures.js';
+import { failRunsOf, fraudItems } from '../support/slot-fixtures.js';
 import { repo } from '../support/paths.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-const readerType = avroType(JSON.parse(fs.readFileSync(repo('schemas/card-transaction.avsc'), 'utf8')));
-const target: ScoringTarget = { generation: 0, tp: { topic: 'transactions', partition: 0 } };
-const items: WorkItem[] = fraudEvents(2000, 11, 'shadow').map((event, i) => ({
-  sink: target, generation: 0,
-  record: readerType.fromBuffer(readerType.toBuffer(event)) as Record<string, unknown>,
-  input: { offset: BigInt(i), key: Buffer.from(String(event.cardId)), value: null, headers: {}, timestampMs: 0 },
-}));
+const items = fraudItems(2000, 11);
 
 function withShadowTopic(p: PipelineConfig): PipelineConfig {
   return { ...p, outputs: { ...p.outputs, shadow: { topic: 'transactions.shadow' } } };
@@ -92,11 +83,7 @@ describe('shadow scoring', () => {
     const { slot, metrics } = await openSlot();
     const without = await outputs(slot);
     await slot.setShadow(repo('models/fraud-v2.onnx'));
-    const run = OnnxModel.prototype.run;
-    vi.spyOn(OnnxModel.prototype, 'run').mockImplementation(async function (this: OnnxModel, features, rows) {
-      if (this.info.version === '2.0.0') throw new Error('shadow broke');
-      return run.call(this, features, rows);
-    });
+    failRunsOf('2.0.0');
     const failing = await outputs(slot);
     expect(failing.scored).toEqual(without.scored);
     expect(failing.shadow).toEqual([]);
