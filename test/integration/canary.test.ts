@@ -54,4 +54,38 @@ describe('sticky canary on the real broker', () => {
     expect(share).toBeGreaterThanOrEqual(0.04);
     expect(share).toBeLessThanOrEqual(0.06);
   });
+
+  it('a guard breach takes the canary off by itself: the next records are all scored by the primary, and GET /admin/pipelines and the metrics say why', async () => {
+    const topics = await createFraudTopics(admin, 3);
+    const token = crypto.randomBytes(16).toString('hex');
+    const base = fraudConfig(topics);
+    // fraud-v2 alerts about as often as 1.0.0: a ratio guard of 0.5 must trip once 300 records each side are in.
+    const doc = { ...base, http: { port: 0, host: '127.0.0.1', admin: { token } }, pipelines: [{ ...base.pipelines[0], canary: { maxAlertRateRatio: 0.5, minRecords: 300 } }] };
+    const service = new Service({ config: parseConfig(JSON.stringify(doc), { env: {} }), logger: pino({ level: 'silent' }), registry: new Registry() });
+    const golden = goldenEvents('fraud').map((g) => g.event);
+    const { encode } = await avroEncoder(topics.input);
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ key: `card-${from + i}`, value: encode({ ...golden[(from + i) % golden.length]!, transactionId: `g-${from + i}` } as Event) }));
+    try {
+      await service.start();
+      const url = `http://127.0.0.1:${service.httpPort}`;
+      const headers = { authorization: `Bearer ${token}` };
+      expect((await fetch(`${url}/admin/pipelines/fraud/canary`, { method: 'PUT', headers, body: JSON.stringify({ path: repo('models/fraud-v2.onnx'), share: 0.5 }) })).status).toBe(200);
+      await produce(kafka, topics.input, batch(0, 4_000));
+      const pipelines = async () => ((await (await fetch(`${url}/admin/pipelines`, { headers })).json()) as { pipelines: { canary: unknown; canaryRemoved: { reason: string; message: string } | null }[] }).pipelines[0]!;
+      const removed = await waitFor(async () => (await pipelines()).canaryRemoved ?? undefined, { timeoutMs: 60_000, what: 'the guard to remove the canary' });
+      expect(removed).toMatchObject({ reason: 'alert_rate', message: expect.stringContaining('canary.maxAlertRateRatio 0.5') });
+      expect((await pipelines()).canary).toBeNull();
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toContain('streamscore_canary_removals_total{pipeline="fraud",reason="alert_rate"} 1');
+      expect(metrics).toContain('streamscore_canary_share{pipeline="fraud"} 0');
+      await produce(kafka, topics.input, batch(4_000, 1_000));
+      await waitFor(async () => (await (await fetch(`${url}/metrics`)).text()).includes('streamscore_records_scored_total{pipeline="fraud"} 5000\n'), { timeoutMs: 60_000, what: 'every record scored' });
+    } finally {
+      await service.close();
+    }
+    // The 1,000 keys sent after the removal (card-4000 on): every one scored by the primary.
+    const late = (await readAll(kafka, topics.scored)).filter((m) => Number(m.key!.toString().slice('card-'.length)) >= 4_000);
+    expect(late).toHaveLength(1_000);
+    expect(new Set(late.map((m) => String(m.headers![HEADER.modelVersion])))).toEqual(new Set(['1.0.0']));
+  });
 });
