@@ -6,7 +6,7 @@ import type { DriftEvent } from '../../src/inference/drift.js';
 import { Service } from '../../src/pipeline/service.js';
 import { waitFor } from '../../src/util/wait.js';
 import { createTopics, kafkaForSuite, readAll } from '../support/kafka.js';
-import { fraudEvents } from '../support/offline-fixtures.js';
+import { type Event, fraudEvents } from '../support/offline-fixtures.js';
 import { avroEncoder, createFraudTopics, fraudConfig, produce } from '../support/pipeline-fixtures.js';
 
 /** Sums a metric's samples whose labels contain `match`. */
@@ -25,7 +25,7 @@ describe('drift on the real broker', () => {
     const base = fraudConfig(topics);
     const doc = { ...base, pipelines: [{ ...base.pipelines[0], drift: { window: 2_000, psiAlert: 0.2 }, outputs: { ...base.pipelines[0]!.outputs, drift: { topic: driftTopic } } }] };
     const service = new Service({ config: parseConfig(JSON.stringify(doc), { env: {} }), logger: pino({ level: 'silent' }), registry: new Registry(), http: false });
-    const events = fraudEvents(6_000, 31, 'drift-broker').map((e) => ({ ...e, amount: (e.amount as number) * 3 }));
+    const events: Event[] = fraudEvents(6_000, 31, 'drift-broker').map((e) => ({ ...e, amount: (e.amount as number) * 3 }));
     let text: string;
     try {
       await service.start();
