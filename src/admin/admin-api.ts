@@ -4,7 +4,7 @@ import { type ErrorCode, StreamscoreError, asStreamscoreError } from '../errors.
 import type { Logger } from '../observability/logger.js';
 import type { CanaryModel, ServingModel, ShadowResult, SwapResult } from '../pipeline/model-slot.js';
 import type { CanaryRemoval } from '../pipeline/canary.js';
-import { problemsOf } from '../pipeline/model-slot.js';
+import { problemsOf } from '../pipeline/candidate.js';
 
 /** What the admin API changes: the service's pipelines and their models. */
 export interface ModelAdmin {

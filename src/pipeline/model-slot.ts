@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { RecordSchemaView } from '../codec/codec.js';
 import type { PipelineConfig } from '../config/types.js';
-import { type ErrorCode, StreamscoreError, asStreamscoreError } from '../errors.js';
+import { StreamscoreError } from '../errors.js';
 import type { ModelInfo } from '../inference/model.js';
 import type { Clock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
@@ -10,6 +10,7 @@ import type { ScoringTarget, WorkItem } from './batch-scorer.js';
 import type { ScoredChunk } from '../sink/partition-sink.js';
 import { type OutputEncoderFor, type Scorer, prepareScorer, withModel } from './scoring.js';
 import { type Shadow, prepareShadow } from './shadow.js';
+import { type CandidateLoad, loadCandidate, notServing } from './candidate.js';
 import { type DriftEvent, DriftMonitor } from '../inference/drift.js';
 import { CANARY_BUCKETS, Canary, type CanaryRemoval, mergeChunks } from './canary.js';
 
@@ -73,17 +74,6 @@ export interface CanaryModel extends ServingModel {
 export interface ShadowResult {
   shadow: ServingModel;
   warmupMs: number;
-}
-
-/** Codes of a candidate that loads but cannot score this pipeline's records. */
-const MISMATCH: ReadonlySet<ErrorCode> = new Set(['MODEL_BAD_INPUTS', 'MODEL_BAD_OUTPUTS', 'FEATURES_MISMATCH', 'OUTPUT_SCHEMA_MISMATCH', 'CONFIG_INVALID']);
-/** Codes of a candidate file that is no loadable model. */
-const LOAD_FAILED: ReadonlySet<ErrorCode> = new Set(['MODEL_UNREADABLE', 'MODEL_NO_PROVIDER']);
-
-/** Each problem of a start-up check's message (its "  - …" lines), or the message itself. */
-export function problemsOf(err: StreamscoreError): string[] {
-  const listed = err.message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
-  return listed.length ? listed : [err.message];
 }
 
 /**
@@ -199,20 +189,8 @@ export class ModelSlot {
     return this.#queue(async () => {
       const { pipeline, metrics } = this.o;
       if (!(share >= 1 / CANARY_BUCKETS && share <= 1)) throw new StreamscoreError('ADMIN_BAD_REQUEST', `share must be in [${1 / CANARY_BUCKETS}, 1], e.g. 0.05; got ${share}`);
-      if (this.#closed) throw notServing(pipeline.name);
       const resolved = path.resolve(file);
-      let scorer: Scorer;
-      try {
-        scorer = await prepareScorer(withModel(pipeline, resolved), this.o.schema, this.o.encoderFor, this.o, this.o.logger);
-      } catch (err) {
-        const refused = candidateError(asStreamscoreError(err), resolved);
-        this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'canary refused');
-        throw refused;
-      }
-      if (this.#closed) {
-        await scorer.model.close();
-        throw notServing(pipeline.name);
-      }
+      const scorer = await loadCandidate(this.#candidate(resolved, 'canary'), () => prepareScorer(withModel(pipeline, resolved), this.o.schema, this.o.encoderFor, this.o, this.o.logger), (x) => x.model);
       const previous = this.#canary;
       this.#canary = { canary: new Canary(scorer, resolved, share, { pipeline: pipeline.name, guards: pipeline.canary, metrics, logger: scorer.log }), running: 0 };
       metrics.canaryShare.set({ pipeline: pipeline.name }, share);
@@ -274,21 +252,10 @@ export class ModelSlot {
   /** Loads, checks and warms up a shadow model, then has it score every batch from the next one on (replacing any shadow). */
   setShadow(file: string): Promise<ShadowResult> {
     return this.#queue(async () => {
-      if (this.#closed) throw notServing(this.o.pipeline.name);
       const resolved = path.resolve(file);
       const started = performance.now();
-      let shadow: Shadow;
-      try {
-        shadow = await prepareShadow(resolved, { pipeline: this.o.pipeline, primaryColumns: this.info.featureNames, encoderFor: this.o.encoderFor, metrics: this.o.metrics, logger: this.o.logger });
-      } catch (err) {
-        const refused = candidateError(asStreamscoreError(err), resolved);
-        this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'shadow refused');
-        throw refused;
-      }
-      if (this.#closed) {
-        await shadow.model.close();
-        throw notServing(this.o.pipeline.name);
-      }
+      const shadow = await loadCandidate(this.#candidate(resolved, 'shadow'),
+        () => prepareShadow(resolved, { pipeline: this.o.pipeline, primaryColumns: this.info.featureNames, encoderFor: this.o.encoderFor, metrics: this.o.metrics, logger: this.o.logger }), (x) => x.model);
       const previous = this.#shadow;
       this.#shadow = { shadow, path: resolved, running: 0 };
       this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
@@ -341,21 +308,10 @@ export class ModelSlot {
     const { pipeline, metrics } = this.o;
     const resolved = path.resolve(file);
     const cfg = section ? { ...pipeline, model: { ...section, path: resolved } } : withModel(pipeline, resolved);
-    let candidate: Scorer;
-    if (this.#closed) throw notServing(pipeline.name);
-    try {
-      candidate = await prepareScorer(cfg, this.o.schema, this.o.encoderFor, this.o, this.o.logger);
-    } catch (err) {
-      const refused = candidateError(asStreamscoreError(err), resolved);
-      metrics.modelSwaps.inc({ pipeline: pipeline.name, result: refused.code === 'MODEL_MISMATCH' ? 'mismatch' : refused.code === 'MODEL_LOAD_FAILED' ? 'load_failed' : 'failed' });
-      this.o.logger.warn({ code: refused.code, path: resolved, problems: problemsOf(refused) }, 'model change refused; the serving model is unchanged');
-      throw refused;
-    }
-    if (this.#closed) {
-      // Closed while it loaded: it never serves.
-      await candidate.model.close();
-      throw notServing(pipeline.name);
-    }
+    const candidate = await loadCandidate({
+      ...this.#candidate(resolved, 'model'),
+      onRefused: (refused) => metrics.modelSwaps.inc({ pipeline: pipeline.name, result: refused.code === 'MODEL_MISMATCH' ? 'mismatch' : refused.code === 'MODEL_LOAD_FAILED' ? 'load_failed' : 'failed' }),
+    }, () => prepareScorer(cfg, this.o.schema, this.o.encoderFor, this.o, this.o.logger), (x) => x.model);
     return this.#install(candidate, resolved, cfg.model);
   }
 
@@ -377,6 +333,10 @@ export class ModelSlot {
     }
     await this.#release(previous);
     return { previous: describe(previous), current: describe(this.#serving), warmupMs: Math.round(candidate.warmUpMs) };
+  }
+
+  #candidate(file: string, role: string): CandidateLoad {
+    return { pipeline: this.o.pipeline.name, file, role, logger: this.o.logger, closed: () => this.#closed };
   }
 
   async #release(old: Serving): Promise<void> {
@@ -414,10 +374,6 @@ export class ModelSlot {
   }
 }
 
-function notServing(pipeline: string): StreamscoreError {
-  return new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${pipeline}' is stopping: its model cannot change now`);
-}
-
 function whenIdle(x: InUse): Promise<void> {
   return x.running > 0 ? new Promise<void>((resolve) => { x.drained = resolve; }) : Promise.resolve();
 }
@@ -434,11 +390,4 @@ function describe(s: Serving): ServingModel {
 function describeScorer(scorer: Scorer, file: string): ServingModel {
   const { name, version, executionProvider } = scorer.model.info;
   return { name, version, path: file, executionProvider };
-}
-
-/** A candidate's failure in the admin API's terms: mismatch (409) or not loadable (422); anything else as it is. */
-function candidateError(err: StreamscoreError, file: string): StreamscoreError {
-  if (MISMATCH.has(err.code)) return new StreamscoreError('MODEL_MISMATCH', `${file} cannot score this pipeline's records:\n${problemsOf(err).map((p) => `  - ${p}`).join('\n')}`, { cause: err });
-  if (LOAD_FAILED.has(err.code)) return new StreamscoreError('MODEL_LOAD_FAILED', `${file} is not a model ONNX Runtime can load here:\n${problemsOf(err).map((p) => `  - ${p}`).join('\n')}`, { cause: err });
-  return err;
 }

@@ -17,8 +17,7 @@ import { createCommitter, createPartitionSink } from './partition-output.js';
 import { Backoff, DEFAULT_RETRY } from '../util/backoff.js';
 import type { WorkItem } from './batch-scorer.js';
 import { RetryingDecoder } from './decode-retry.js';
-import { type CanaryModel, ModelSlot, type ServingModel, type ShadowResult, type SwapResult } from './model-slot.js';
-import type { CanaryRemoval } from './canary.js';
+import { ModelSlot } from './model-slot.js';
 import { inputCodec, registryEncoders } from './scoring.js';
 import { StallWatchdog } from './watchdog.js';
 import type { DriftEvent } from '../inference/drift.js';
@@ -101,58 +100,15 @@ export class Pipeline implements SourceListener {
     return this.#slot?.info;
   }
 
-  /** The model scoring now, for the admin API. */
-  get servingModel(): ServingModel | undefined {
-    return this.#slot?.serving;
+  /** Its models (primary, shadow, canary) as they stand, for listing; undefined before the start. */
+  get modelSlot(): ModelSlot | undefined {
+    return this.#slot;
   }
 
-  /** Hot swap: the model at `file` scores from the next batch on, once it loaded, fitted and warmed up. */
-  swapModel(file: string, section?: PipelineConfig['model']): Promise<SwapResult> {
-    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its model cannot change now`));
-    return this.#slot.swap(file, section);
-  }
-
-  get shadowModel(): ServingModel | undefined {
-    return this.#slot?.shadow;
-  }
-
-  setShadow(file: string): Promise<ShadowResult> {
-    return this.#change('shadow', (slot) => slot.setShadow(file));
-  }
-
-  clearShadow(): Promise<ServingModel | undefined> {
-    return this.#change('shadow', (slot) => slot.clearShadow());
-  }
-
-  get canaryModel(): CanaryModel | undefined {
-    return this.#slot?.canary;
-  }
-
-  get canaryRemoval(): CanaryRemoval | undefined {
-    return this.#slot?.canaryRemoval;
-  }
-
-  /** The slot's own model changes (shadow, canary), refused while the pipeline is not running. */
-  #change<R>(what: string, change: (slot: ModelSlot) => Promise<R>): Promise<R> {
-    if (!this.#slot || this.status !== 'running') return Promise.reject(new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its ${what} cannot change now`));
-    return change(this.#slot);
-  }
-
-  setCanary(file: string, share: number): Promise<{ canary: CanaryModel; warmupMs: number }> {
-    return this.#change('canary', (slot) => slot.setCanary(file, share));
-  }
-
-  clearCanary(): Promise<CanaryModel | undefined> {
-    return this.#change('canary', (slot) => slot.clearCanary());
-  }
-
-  promoteCanary(): Promise<SwapResult> {
-    return this.#change('model', (slot) => slot.promoteCanary());
-  }
-
-  /** The config's model section the serving model came from (path resolved). */
-  get modelSection(): PipelineConfig['model'] | undefined {
-    return this.#slot?.section;
+  /** Its models, to change while it runs (admin API, SIGHUP); refused while it starts or stops. */
+  models(): ModelSlot {
+    if (!this.#slot || this.status !== 'running') throw new StreamscoreError('PIPELINE_NOT_RUNNING', `pipeline '${this.name}' is ${this.status}: its models cannot change now`);
+    return this.#slot;
   }
 
   /** True while the consumer is in its group (with or without partitions). */

@@ -47,13 +47,16 @@ export class Service {
       return p;
     };
     return {
-      pipelines: () => this.pipelines.map((p) => ({ name: p.name, model: p.servingModel, shadow: p.shadowModel, canary: p.canaryModel, canaryRemoved: p.canaryRemoval })),
-      swap: async (name, file) => find(name).swapModel(file),
-      setShadow: async (name, file) => find(name).setShadow(file),
-      clearShadow: async (name) => find(name).clearShadow(),
-      setCanary: async (name, file, share) => find(name).setCanary(file, share),
-      clearCanary: async (name) => find(name).clearCanary(),
-      promoteCanary: async (name) => find(name).promoteCanary(),
+      pipelines: () => this.pipelines.map((p) => {
+        const m = p.modelSlot;
+        return { name: p.name, model: m?.serving, shadow: m?.shadow, canary: m?.canary, canaryRemoved: m?.canaryRemoval };
+      }),
+      swap: async (name, file) => find(name).models().swap(file),
+      setShadow: async (name, file) => find(name).models().setShadow(file),
+      clearShadow: async (name) => find(name).models().clearShadow(),
+      setCanary: async (name, file, share) => find(name).models().setCanary(file, share),
+      clearCanary: async (name) => find(name).models().clearCanary(),
+      promoteCanary: async (name) => find(name).models().promoteCanary(),
     };
   }
 
@@ -93,20 +96,20 @@ export class Service {
     const primaryOf = (m: StreamscoreConfig['pipelines'][number]['model'] | undefined) => m && JSON.stringify({ ...m, shadow: undefined });
     await Promise.all(this.pipelines.map(async (p) => {
       const section = next.pipelines.find((x) => x.name === p.name)?.model;
-      const swap = section && primaryOf(section) !== primaryOf(p.modelSection);
-      const shadowChanged = section && section.shadow !== p.shadowModel?.path;
+      const swap = section && primaryOf(section) !== primaryOf(p.modelSlot?.section);
+      const shadowChanged = section && section.shadow !== p.modelSlot?.shadow?.path;
       if (!swap && !shadowChanged) {
         result.unchanged.push(p.name);
         return;
       }
       // The model first, then its shadow (checked against the model serving then), each applied
       // and reported on its own: one refused leaves the other. Refusals are logged by the pipeline.
-      const applied = (what: string) => (change: Promise<unknown>) => change.then(() => { result.swapped.push(what); }, (err: unknown) => {
+      const applied = (what: string) => (change: () => Promise<unknown>) => Promise.resolve().then(change).then(() => { result.swapped.push(what); }, (err: unknown) => {
         if ((err as StreamscoreError).code === 'PIPELINE_NOT_RUNNING') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
         result.refused.push(what);
       });
-      if (swap) await applied(p.name)(p.swapModel(section.path, section));
-      if (shadowChanged) await applied(`${p.name} shadow`)(section.shadow ? p.setShadow(section.shadow) : p.clearShadow());
+      if (swap) await applied(p.name)(() => p.models().swap(section.path, section));
+      if (shadowChanged) await applied(`${p.name} shadow`)(() => (section.shadow ? p.models().setShadow(section.shadow) : p.models().clearShadow()));
     }));
     return result;
   }

@@ -140,7 +140,7 @@ describe('hot swap of the model on the real broker', () => {
 
       rewrite(repo('models/pump-anomaly.onnx'));
       service.signal('SIGHUP');
-      const refused = await waitFor(() => logLines().find((l) => l.msg === 'model change refused; the serving model is unchanged'), { timeoutMs: 30_000, what: 'the refusal in the log' });
+      const refused = await waitFor(() => logLines().find((l) => l.msg === 'model change refused; what serves is unchanged'), { timeoutMs: 30_000, what: 'the refusal in the log' });
       expect(refused).toMatchObject({ code: 'MODEL_MISMATCH' });
       await waitFor(() => logLines().filter((l) => l.msg === 'SIGHUP: model sections applied').length === 2, { timeoutMs: 10_000, what: 'the second SIGHUP summary' });
       expect(logLines().filter((l) => l.msg === 'SIGHUP: model sections applied').at(-1)).toMatchObject({ refused: ['fraud'], swapped: [] });
