@@ -23,6 +23,7 @@ import { repo } from '../test/support/paths.js';
 import { uniqueName } from '../test/support/read.js';
 import { PARTITIONS, groupCaughtUp } from './common.js';
 import { serviceConfig } from './service-config.js';
+import { NODE_MEMORY_FLAGS } from '../src/runtime/heap-growth.js';
 
 const N = 200_000;
 const { values: opts } = parseArgs({ options: {
@@ -71,7 +72,8 @@ fs.writeFileSync(configFile, JSON.stringify(config));
 const memoryFile = path.join(dir, 'memory.json');
 const instrument = opts.memory ? ['--import', repo('bench/support/memory-sampler.mjs')] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 const entry = opts.built ? [repo('dist/cli/main.js')] : ['--import', 'tsx', repo('src/cli/main.ts')];
-const child = spawn(process.execPath, [...opts['node-options']!.split(' ').filter(Boolean), ...instrument, ...entry, 'run', '--config', configFile],
+// The project's node flags first; --node-options given here come after them and win.
+const child = spawn(process.execPath, [...NODE_MEMORY_FLAGS, ...opts['node-options']!.split(' ').filter(Boolean), ...instrument, ...entry, 'run', '--config', configFile],
   { stdio: 'inherit', env: { ...process.env, STREAMSCORE_MEMORY_OUT: memoryFile } });
 const started = Date.now();
 await groupCaughtUp(admin, `${input}-g`, input, 600_000);

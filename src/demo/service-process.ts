@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { paths, projectRoot } from '../devstack/paths.js';
 import { type ManagedProcess, logFile, logTail, runningPid, startDetached } from '../devstack/process.js';
 import { StreamscoreError } from '../errors.js';
+import { NODE_MEMORY_FLAGS } from '../runtime/heap-growth.js';
 import { waitFor } from '../util/wait.js';
 
 export const DEMO_CONFIG = path.join(projectRoot, 'deploy/demo.yaml');
@@ -37,7 +38,7 @@ export function startDemoService(env: NodeJS.ProcessEnv): { started: boolean; pi
   const running = runningPid(demoService);
   if (running !== undefined) return { started: false, pid: running };
   const tsx = path.join(projectRoot, 'node_modules/tsx/dist/esm/index.mjs');
-  const pid = startDetached(demoService, process.execPath, ['--import', tsx, path.join(projectRoot, 'src/cli/main.ts'), 'run', '--config', DEMO_CONFIG], projectRoot, env);
+  const pid = startDetached(demoService, process.execPath, [...NODE_MEMORY_FLAGS, '--import', tsx, path.join(projectRoot, 'src/cli/main.ts'), 'run', '--config', DEMO_CONFIG], projectRoot, env);
   return { started: true, pid };
 }
 

@@ -4,6 +4,16 @@ import v8 from 'node:v8';
 export const HEAP_GROWING_PERCENT = 50;
 
 /**
+ * Node's flags for `streamscore run` and `replay`, given on node's command line by every
+ * launcher the project has (the image, the demo, the tests, the bench). Node 22+ sizes V8's
+ * young generation from the host's memory (up to 64 MB semi-spaces on a 24 GiB machine, where
+ * Node 20 used 16 MB): at full speed that took peak RSS from ~215 to ~300–325 MB with no
+ * throughput gained (bench:profile on Node 24.21). V8 sizes it once at start, so unlike the
+ * heap growth below it cannot be set from inside the process.
+ */
+export const NODE_MEMORY_FLAGS = ['--max-semi-space-size=16'] as const;
+
+/**
  * Caps how far V8 lets the old generation grow past the live set before a full collection.
  * The live set at full speed is ~40 MB, but records held from fetch to commit survive young
  * collections, and by default V8 lets that promoted garbage pile up to ~160 MB first. The flag

@@ -5,6 +5,7 @@ import type { StreamscoreConfig } from '../../src/config/types.js';
 import type { ReplaySummary } from '../../src/replay/summary.js';
 import { repo } from './paths.js';
 import { uniqueName } from './read.js';
+import { NODE_MEMORY_FLAGS } from '../../src/runtime/heap-growth.js';
 
 /** A config as a file for the CLI (JSON is YAML), under .run/test-logs. */
 export function writeConfig(config: StreamscoreConfig, name: string): string {
@@ -30,7 +31,7 @@ export class ReplayProcess {
     fs.mkdirSync(dir, { recursive: true });
     const logFile = path.join(dir, `${uniqueName(name)}.log`);
     const log = fs.openSync(logFile, 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', repo('src/cli/main.ts'), 'replay', ...args], { cwd: repo(), stdio: ['ignore', 'pipe', log] });
+    const child = spawn(process.execPath, [...NODE_MEMORY_FLAGS, '--import', 'tsx', repo('src/cli/main.ts'), 'replay', ...args], { cwd: repo(), stdio: ['ignore', 'pipe', log] });
     fs.closeSync(log);
     return new ReplayProcess(child, logFile);
   }

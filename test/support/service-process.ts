@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StreamscoreConfig } from '../../src/config/types.js';
 import { waitFor } from '../../src/util/wait.js';
+import { NODE_MEMORY_FLAGS } from '../../src/runtime/heap-growth.js';
 import { repo } from './paths.js';
 import { uniqueName } from './read.js';
 
@@ -24,7 +25,7 @@ export class ServiceProcess {
     const base = path.join(dir, uniqueName(name));
     fs.writeFileSync(`${base}.json`, JSON.stringify(config));
     const log = fs.openSync(`${base}.log`, 'w');
-    const child = spawn(process.execPath, ['--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', `${base}.json`], {
+    const child = spawn(process.execPath, [...NODE_MEMORY_FLAGS, '--import', 'tsx', repo('src/cli/main.ts'), 'run', '--config', `${base}.json`], {
       cwd: repo(), stdio: ['ignore', log, log], env: { ...process.env, STREAMSCORE_LOG_LEVEL: process.env.STREAMSCORE_TEST_SERVICE_LOG_LEVEL ?? 'info', ...env },
     });
     fs.closeSync(log);

@@ -56,4 +56,13 @@ describe('deploy/', () => {
       expect(exported.has(base) || exported.has(name), `${name} is not exported`).toBe(true);
     }
   });
+
+  it('the image starts node with the project\'s memory flags (the young generation cannot be sized from inside the process)', async () => {
+    const { NODE_MEMORY_FLAGS } = await import('../../src/runtime/heap-growth.js');
+    const entrypoint = /^ENTRYPOINT (\[.*\])$/m.exec(fs.readFileSync(repo('deploy/Dockerfile'), 'utf8'))?.[1];
+    const args = JSON.parse(entrypoint ?? '[]') as string[];
+    expect(args[0]).toBe('node');
+    for (const flag of NODE_MEMORY_FLAGS) expect(args.indexOf(flag), flag).toBeGreaterThan(0);
+    expect(args.indexOf('dist/cli/main.js')).toBeGreaterThan(Math.max(...NODE_MEMORY_FLAGS.map((f) => args.indexOf(f))));
+  });
 });
