@@ -253,7 +253,6 @@ export class ModelSlot {
   setShadow(file: string): Promise<ShadowResult> {
     return this.#queue(async () => {
       const resolved = path.resolve(file);
-      const started = performance.now();
       const shadow = await loadCandidate(this.#candidate(resolved, 'shadow'),
         () => prepareShadow(resolved, { pipeline: this.o.pipeline, primaryColumns: this.info.featureNames, encoderFor: this.o.encoderFor, metrics: this.o.metrics, logger: this.o.logger }), (x) => x.model);
       const previous = this.#shadow;
@@ -261,7 +260,7 @@ export class ModelSlot {
       this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
       this.o.logger.info({ shadowModel: shadow.model.info.name, shadowVersion: shadow.model.info.version, path: resolved }, 'shadow model set');
       if (previous) await this.#releaseShadow(previous);
-      return { shadow: describeShadow(this.#shadow), warmupMs: Math.round(performance.now() - started) };
+      return { shadow: describeShadow(this.#shadow), warmupMs: Math.round(shadow.warmUpMs) };
     });
   }
 

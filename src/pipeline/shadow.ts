@@ -10,6 +10,8 @@ import { type OutputEncoderFor, warmUpSizes } from './scoring.js';
 
 export interface ShadowOptions {
   pipeline: string;
+  /** Time its warm-up runs took. */
+  warmUpMs: number;
   model: OnnxModel;
   /** The shadow's own alert threshold (its metadata), else the pipeline's. */
   threshold: number;
@@ -41,6 +43,10 @@ export class Shadow {
 
   get model(): OnnxModel {
     return this.o.model;
+  }
+
+  get warmUpMs(): number {
+    return this.o.warmUpMs;
   }
 
   /** The shadow's scores for the first `rows` rows, or undefined when its run failed. */
@@ -116,12 +122,14 @@ export async function prepareShadow(file: string, o: PrepareShadowOptions): Prom
     const threshold = model.info.threshold ?? pipeline.outputs.alerts.threshold;
     if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `${file}: the model declares no alert_threshold and the pipeline sets none`);
     const sizes = warmUpSizes(pipeline);
+    const warmUpStarted = performance.now();
     await model.warmUp(sizes).catch((err: unknown) => {
       throw new StreamscoreError('MODEL_BAD_INPUTS', `${file}: a warm-up run at batch sizes ${sizes.join(', ')} failed: ${errorMessage(err).split('\n')[0]}`);
     });
+    const warmUpMs = performance.now() - warmUpStarted;
     const encoder = await o.encoderFor(out);
     const logger = o.logger.child({ shadowModel: model.info.name, shadowVersion: model.info.version });
-    return new Shadow({ pipeline: pipeline.name, model, threshold, encoder, topic: out.topic, metrics: o.metrics, logger });
+    return new Shadow({ pipeline: pipeline.name, model, threshold, encoder, topic: out.topic, metrics: o.metrics, logger, warmUpMs });
   } catch (err) {
     await model.close();
     throw err;
