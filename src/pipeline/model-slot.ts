@@ -2,14 +2,14 @@ import path from 'node:path';
 import type { RecordSchemaView } from '../codec/codec.js';
 import type { PipelineConfig } from '../config/types.js';
 import { StreamscoreError } from '../errors.js';
-import type { ModelInfo } from '../inference/model.js';
+import type { ModelInfo, OnnxModel } from '../inference/model.js';
 import type { Clock } from '../observability/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ScoringTarget, WorkItem } from './batch-scorer.js';
 import type { ScoredChunk } from '../sink/partition-sink.js';
 import { type OutputEncoderFor, type Scorer, prepareScorer, withModel } from './scoring.js';
-import { type Shadow, prepareShadow } from './shadow.js';
+import { type Shadow, prepareShadow, sameColumns } from './shadow.js';
 import { type CandidateLoad, loadCandidate, notServing } from './candidate.js';
 import { type DriftEvent, DriftMonitor } from '../inference/drift.js';
 import { CANARY_BUCKETS, Canary, type CanaryRemoval, mergeChunks } from './canary.js';
@@ -141,12 +141,12 @@ export class ModelSlot {
   }
 
   get shadow(): ServingModel | undefined {
-    return this.#shadow && describeShadow(this.#shadow);
+    return this.#shadow && describeModel(this.#shadow.shadow.model, this.#shadow.path);
   }
 
   get canary(): CanaryModel | undefined {
     const c = this.#canary?.canary;
-    return c && { ...describeScorer(c.scorer, c.path), share: c.share };
+    return c && { ...describeModel(c.scorer.model, c.path), share: c.share };
   }
 
   get canaryRemoval(): CanaryRemoval | undefined {
@@ -165,8 +165,9 @@ export class ModelSlot {
     for (const x of using) x.running++;
     try {
       if (!canary) return await serving.scorer.scorer.score(items, waitedMs, { shadow: shadow?.shadow, drift: serving.drift });
-      const mine = items.filter((i) => !canary.canary.takes(i.input.key));
-      const theirs = items.filter((i) => canary.canary.takes(i.input.key));
+      const mine: WorkItem<T>[] = [];
+      const theirs: WorkItem<T>[] = [];
+      for (const item of items) (canary.canary.takes(item.input.key) ? theirs : mine).push(item);
       const primary = mine.length ? await serving.scorer.scorer.score(mine, waitedMs, { shadow: shadow?.shadow, drift: serving.drift }) : new Map<T, ScoredChunk>();
       const candidate = theirs.length ? await canary.canary.scorer.scorer.score(theirs, waitedMs) : new Map<T, ScoredChunk>();
       const breach = canary.canary.observe(primary.values(), candidate.values(), this.o.pipeline.outputs, this.o.clock.now());
@@ -195,7 +196,7 @@ export class ModelSlot {
       this.#canary = { canary: new Canary(scorer, resolved, share, { pipeline: pipeline.name, guards: pipeline.canary, metrics, logger: scorer.log }), running: 0 };
       metrics.canaryShare.set({ pipeline: pipeline.name }, share);
       scorer.log.info({ share, path: resolved }, 'canary set');
-      if (previous) await this.#releaseScorer(previous, previous.canary.scorer);
+      if (previous) await releaseWhenIdle(previous, previous.canary.scorer.model);
       return { canary: this.canary!, warmupMs: Math.round(scorer.warmUpMs) };
     });
   }
@@ -209,7 +210,7 @@ export class ModelSlot {
       this.#canary = undefined;
       this.o.metrics.canaryShare.set({ pipeline: this.o.pipeline.name }, 0);
       current.canary.scorer.log.info('canary removed');
-      await this.#releaseScorer(current, current.canary.scorer);
+      await releaseWhenIdle(current, current.canary.scorer.model);
       return removed;
     });
   }
@@ -241,12 +242,7 @@ export class ModelSlot {
     metrics.canaryShare.set({ pipeline: pipeline.name }, 0);
     metrics.canaryRemovals.inc({ pipeline: pipeline.name, reason: removal.reason });
     current.canary.scorer.log.warn({ reason: removal.reason, guard: removal.message }, 'canary removed by its guard');
-    this.#releaseScorer(current, current.canary.scorer).catch((err: unknown) => this.o.logger.error({ err }, 'releasing the removed canary failed'));
-  }
-
-  async #releaseScorer(inUse: InUse, scorer: Scorer): Promise<void> {
-    await whenIdle(inUse);
-    await scorer.model.close();
+    releaseWhenIdle(current, current.canary.scorer.model).catch((err: unknown) => this.o.logger.error({ err }, 'releasing the removed canary failed'));
   }
 
   /** Loads, checks and warms up a shadow model, then has it score every batch from the next one on (replacing any shadow). */
@@ -259,8 +255,8 @@ export class ModelSlot {
       this.#shadow = { shadow, path: resolved, running: 0 };
       this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
       this.o.logger.info({ shadowModel: shadow.model.info.name, shadowVersion: shadow.model.info.version, path: resolved }, 'shadow model set');
-      if (previous) await this.#releaseShadow(previous);
-      return { shadow: describeShadow(this.#shadow), warmupMs: Math.round(shadow.warmUpMs) };
+      if (previous) await releaseWhenIdle(previous, previous.shadow.model);
+      return { shadow: describeModel(shadow.model, resolved), warmupMs: Math.round(shadow.warmUpMs) };
     });
   }
 
@@ -272,14 +268,9 @@ export class ModelSlot {
       this.#shadow = undefined;
       this.o.metrics.shadowAgreementRatio.remove({ pipeline: this.o.pipeline.name });
       this.o.logger.info({ shadowModel: previous.shadow.model.info.name, shadowVersion: previous.shadow.model.info.version }, 'shadow model removed');
-      await this.#releaseShadow(previous);
-      return describeShadow(previous);
+      await releaseWhenIdle(previous, previous.shadow.model);
+      return describeModel(previous.shadow.model, previous.path);
     });
-  }
-
-  async #releaseShadow(old: ShadowServing): Promise<void> {
-    await whenIdle(old);
-    await old.shadow.model.close();
   }
 
   /** Model changes run one at a time, in the order asked. */
@@ -324,23 +315,18 @@ export class ModelSlot {
     metrics.modelSwaps.inc({ pipeline: pipeline.name, result: 'swapped' });
     candidate.log.info({ previous: `${previous.scorer.model.info.name} ${previous.scorer.model.info.version}`, path: resolved, warmupMs: Math.round(candidate.warmUpMs) }, 'model swapped');
     const shadow = this.#shadow;
-    if (shadow && shadow.shadow.model.info.featureNames.join('\u0000') !== candidate.model.info.featureNames.join('\u0000')) {
+    if (shadow && !sameColumns(shadow.shadow.model.info.featureNames, candidate.model.info.featureNames)) {
       // The shadow scores the primary's rows; with other columns it cannot go on.
       this.#shadow = undefined;
       this.o.logger.warn({ shadowModel: shadow.shadow.model.info.name, shadowVersion: shadow.shadow.model.info.version }, 'shadow model removed: the new primary takes other feature columns');
-      await this.#releaseShadow(shadow);
+      await releaseWhenIdle(shadow, shadow.shadow.model);
     }
-    await this.#release(previous);
+    await releaseWhenIdle(previous, previous.scorer.model);
     return { previous: describe(previous), current: describe(this.#serving), warmupMs: Math.round(candidate.warmUpMs) };
   }
 
   #candidate(file: string, role: string): CandidateLoad {
     return { pipeline: this.o.pipeline.name, file, role, logger: this.o.logger, closed: () => this.#closed };
-  }
-
-  async #release(old: Serving): Promise<void> {
-    await whenIdle(old);
-    await old.scorer.model.close();
   }
 
   #driftFor(scorer: Scorer): DriftMonitor | undefined {
@@ -369,7 +355,11 @@ export class ModelSlot {
     const canary = this.#canary;
     this.#shadow = undefined;
     this.#canary = undefined;
-    await Promise.all([this.#release(this.#serving), shadow && this.#releaseShadow(shadow), canary && this.#releaseScorer(canary, canary.canary.scorer)]);
+    await Promise.all([
+      releaseWhenIdle(this.#serving, this.#serving.scorer.model),
+      shadow && releaseWhenIdle(shadow, shadow.shadow.model),
+      canary && releaseWhenIdle(canary, canary.canary.scorer.model),
+    ]);
   }
 }
 
@@ -377,16 +367,17 @@ function whenIdle(x: InUse): Promise<void> {
   return x.running > 0 ? new Promise<void>((resolve) => { x.drained = resolve; }) : Promise.resolve();
 }
 
-function describeShadow(s: ShadowServing): ServingModel {
-  const { name, version, executionProvider } = s.shadow.model.info;
-  return { name, version, path: s.path, executionProvider };
+/** Releases a model's ONNX Runtime session once no batch is running with it. */
+async function releaseWhenIdle(inUse: InUse, model: OnnxModel): Promise<void> {
+  await whenIdle(inUse);
+  await model.close();
 }
 
 function describe(s: Serving): ServingModel {
-  return describeScorer(s.scorer, s.path);
+  return describeModel(s.scorer.model, s.path);
 }
 
-function describeScorer(scorer: Scorer, file: string): ServingModel {
-  const { name, version, executionProvider } = scorer.model.info;
+function describeModel(model: OnnxModel, file: string): ServingModel {
+  const { name, version, executionProvider } = model.info;
   return { name, version, path: file, executionProvider };
 }

@@ -78,12 +78,7 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
     ];
     if (unfillable.length) throw new StreamscoreError('OUTPUT_SCHEMA_MISMATCH', `pipeline '${cfg.name}': output fields with no default that the input does not carry: ${unfillable.join(', ')}`);
     const sizes = warmUpSizes(cfg);
-    const warmUpStarted = performance.now();
-    // A model that loads but cannot run at these batch sizes (a fixed batch dimension) cannot serve.
-    await model.warmUp(sizes).catch((err: unknown) => {
-      throw new StreamscoreError('MODEL_BAD_INPUTS', `${cfg.model.path}: a warm-up run at batch sizes ${sizes.join(', ')} failed: ${errorMessage(err).split('\n')[0]}`);
-    });
-    const warmUpMs = performance.now() - warmUpStarted;
+    const warmUpMs = await warmUpModel(model, sizes, cfg.model.path);
     const info = model.info;
     const modelLog = log.child({ model: info.name, modelVersion: info.version });
     modelLog.info({ executionProvider: info.executionProvider, features: info.featureNames.length, threshold, warmUpBatchSizes: sizes }, 'model loaded');
@@ -103,6 +98,16 @@ export async function prepareScorer(cfg: PipelineConfig, schema: RecordSchemaVie
 /** The batch sizes a model is run at once before it serves, so the first real batch does not pay for allocation. */
 export function warmUpSizes(cfg: PipelineConfig): number[] {
   return [...new Set([1, ...cfg.batching.preferredBatchSizes, cfg.batching.maxBatchSize])];
+}
+
+/** Runs `model` once at each of `sizes`; the milliseconds it took. */
+export async function warmUpModel(model: OnnxModel, sizes: number[], file: string): Promise<number> {
+  const started = performance.now();
+  // A model that loads but cannot run at these batch sizes (a fixed batch dimension) cannot serve.
+  await model.warmUp(sizes).catch((err: unknown) => {
+    throw new StreamscoreError('MODEL_BAD_INPUTS', `${file}: a warm-up run at batch sizes ${sizes.join(', ')} failed: ${errorMessage(err).split('\n')[0]}`);
+  });
+  return performance.now() - started;
 }
 
 /**

@@ -104,12 +104,17 @@ export class Service {
       }
       // The model first, then its shadow (checked against the model serving then), each applied
       // and reported on its own: one refused leaves the other. Refusals are logged by the pipeline.
-      const applied = (what: string) => (change: () => Promise<unknown>) => Promise.resolve().then(change).then(() => { result.swapped.push(what); }, (err: unknown) => {
-        if ((err as StreamscoreError).code === 'PIPELINE_NOT_RUNNING') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
-        result.refused.push(what);
-      });
-      if (swap) await applied(p.name)(() => p.models().swap(section.path, section));
-      if (shadowChanged) await applied(`${p.name} shadow`)(() => (section.shadow ? p.models().setShadow(section.shadow) : p.models().clearShadow()));
+      const apply = async (what: string, change: () => Promise<unknown>) => {
+        try {
+          await change();
+          result.swapped.push(what);
+        } catch (err) {
+          if ((err as StreamscoreError).code === 'PIPELINE_NOT_RUNNING') log.warn({ pipeline: p.name, err: (err as Error).message }, 'model section not applied');
+          result.refused.push(what);
+        }
+      };
+      if (swap) await apply(p.name, () => p.models().swap(section.path, section));
+      if (shadowChanged) await apply(`${p.name} shadow`, () => (section.shadow ? p.models().setShadow(section.shadow) : p.models().clearShadow()));
     }));
     return result;
   }

@@ -6,7 +6,7 @@ import type { OutgoingRecord } from '../kafka/records.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { HEADER, type SourceRef } from '../sink/output-records.js';
-import { type OutputEncoderFor, warmUpSizes } from './scoring.js';
+import { type OutputEncoderFor, warmUpModel, warmUpSizes, withModel } from './scoring.js';
 
 export interface ShadowOptions {
   pipeline: string;
@@ -99,6 +99,11 @@ export class Shadow {
   }
 }
 
+/** Whether two models take the same feature columns in the same order (a shadow scores the primary's rows). */
+export function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((column, i) => column === b[i]);
+}
+
 export interface PrepareShadowOptions {
   pipeline: PipelineConfig;
   /** The primary's feature columns: the shadow scores the very same rows, so it must take them. */
@@ -113,20 +118,15 @@ export async function prepareShadow(file: string, o: PrepareShadowOptions): Prom
   const { pipeline } = o;
   const out = pipeline.outputs.shadow;
   if (!out) throw new StreamscoreError('ADMIN_BAD_REQUEST', `pipeline '${pipeline.name}' has no outputs.shadow.topic: set one in the config to run a shadow model`);
-  const model = await OnnxModel.load({ ...pipeline.model, path: file, name: undefined, version: undefined }, o.logger);
+  const model = await OnnxModel.load(withModel(pipeline, file).model, o.logger);
   try {
     const columns = model.info.featureNames;
-    if (columns.join('\u0000') !== o.primaryColumns.join('\u0000')) {
+    if (!sameColumns(columns, o.primaryColumns)) {
       throw new StreamscoreError('FEATURES_MISMATCH', `a shadow scores the primary's feature rows:\n  - the shadow takes ${columns.join(', ')}\n  - the primary's rows are ${o.primaryColumns.join(', ')}`);
     }
     const threshold = model.info.threshold ?? pipeline.outputs.alerts.threshold;
     if (threshold === undefined) throw new StreamscoreError('CONFIG_INVALID', `${file}: the model declares no alert_threshold and the pipeline sets none`);
-    const sizes = warmUpSizes(pipeline);
-    const warmUpStarted = performance.now();
-    await model.warmUp(sizes).catch((err: unknown) => {
-      throw new StreamscoreError('MODEL_BAD_INPUTS', `${file}: a warm-up run at batch sizes ${sizes.join(', ')} failed: ${errorMessage(err).split('\n')[0]}`);
-    });
-    const warmUpMs = performance.now() - warmUpStarted;
+    const warmUpMs = await warmUpModel(model, warmUpSizes(pipeline), file);
     const encoder = await o.encoderFor(out);
     const logger = o.logger.child({ shadowModel: model.info.name, shadowVersion: model.info.version });
     return new Shadow({ pipeline: pipeline.name, model, threshold, encoder, topic: out.topic, metrics: o.metrics, logger, warmUpMs });

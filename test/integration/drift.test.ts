@@ -9,7 +9,7 @@ import { createTopics, kafkaForSuite, readAll } from '../support/kafka.js';
 import { type Event, fraudEvents } from '../support/offline-fixtures.js';
 import { avroEncoder, createFraudTopics, fraudConfig, produce } from '../support/pipeline-fixtures.js';
 
-/** Sums a metric's samples whose labels contain `match`. */
+/** The value of the first sample of a metric whose labels contain `match`; undefined when there is none. */
 function metric(text: string, name: string, match: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(match));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));

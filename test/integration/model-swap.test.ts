@@ -16,14 +16,11 @@ import { kafkaBrokers, kafkaForSuite, readAll, readTopic, schemaRegistryUrl } fr
 import { runStreamscore, scratchDir } from '../support/offline-fixtures.js';
 import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, repo } from '../support/pipeline-fixtures.js';
 import { ServiceProcess } from '../support/service-process.js';
+import { metric } from '../support/metrics-text.js';
 
 const dir = scratchDir('model-swap');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Sums a metric's samples whose labels contain `match`. */
-function metric(text: string, name: string, match = ''): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(match)).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 describe('hot swap of the model on the real broker', () => {
   const { kafka, admin } = kafkaForSuite();

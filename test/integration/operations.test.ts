@@ -7,6 +7,7 @@ import { Service } from '../../src/pipeline/service.js';
 import { waitFor } from '../../src/util/wait.js';
 import { kafkaForSuite, readTopic } from '../support/kafka.js';
 import { avroEncoder, createFraudTopics, fraudConfig, goldenEvents, produce, type Event } from '../support/pipeline-fixtures.js';
+import { metric } from '../support/metrics-text.js';
 
 /** A logger whose lines the test can read. */
 function capturedLogger(level = 'info') {
@@ -15,11 +16,6 @@ function capturedLogger(level = 'info') {
   return { logger: pino({ level }, stream), lines };
 }
 
-/** Sums a metric's samples (optionally those whose labels contain `match`). */
-function metric(text: string, name: string, match = ''): number {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).filter((l) => l.includes(match))
-    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 describe('operating it: /metrics, /readyz, /healthz, logs', () => {
   const { kafka, admin } = kafkaForSuite();
